@@ -1,0 +1,100 @@
+"""FrameStats: the per-frame and per-block data that the encoder and decoder report.
+
+This is the single contract between the codec and the analyzer: every chart and overlay in the
+studio is a function of FrameStats. Block maps are NumPy arrays over the motion-block grid
+(rows, cols) = (ceil(H / block_size), ceil(W / block_size)).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+FRAME_TYPES = ("I", "P", "B", "b")
+
+# Keys of FrameStats.bits, in drawing order.
+BIT_PARTS = ("header", "hyperprior", "latent", "motion", "skip", "residual")
+
+# Keys of FrameStats.timings (milliseconds), in drawing order. Not every frame has every stage.
+STAGES = (
+    "io",
+    "parse",
+    "to_tensor",
+    "analysis",
+    "hyper_analysis",
+    "hyper_synthesis",
+    "synthesis",
+    "entropy_encode",
+    "entropy_decode",
+    "motion_search",
+    "motion_coding",
+    "warp",
+    "residual_analysis",
+    "residual_synthesis",
+    "from_tensor",
+)
+
+
+@dataclass
+class FrameStats:
+    """What is known about one coded frame."""
+
+    index: int  # display order, 0-based
+    frame_type: str  # "I" or "P" (B types reserved)
+    width: int
+    height: int
+    pts: int = 0  # 90 kHz ticks
+    quality: int = 0  # 1..8
+    keyframe: bool = False
+    size_bytes: int = 0  # payload + frame header
+    bits: dict[str, int] = field(default_factory=dict)  # split by part, see BIT_PARTS
+    block_size: int = 16
+    mv: np.ndarray | None = None  # (rows, cols, 2) float32, pixels, (dx, dy): ref = cur + mv
+    skip: np.ndarray | None = None  # (rows, cols) bool, True where no residual is sent
+    residual_energy: np.ndarray | None = None  # (rows, cols) float32, mean squared residual
+    bits_per_block: np.ndarray | None = None  # (rows, cols) float32
+    psnr: float | None = None  # RGB PSNR against the source, dB, when known
+    psnr_y: float | None = None  # luma PSNR, dB, when known
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> milliseconds
+    scene_cut: bool = False
+
+    @property
+    def bits_total(self) -> int:
+        return 8 * self.size_bytes
+
+    @property
+    def skip_ratio(self) -> float | None:
+        return None if self.skip is None else float(np.mean(self.skip))
+
+    @property
+    def mean_residual_energy(self) -> float | None:
+        e = self.residual_energy
+        return None if e is None else float(np.mean(e))
+
+    @property
+    def time_ms(self) -> float:
+        return float(sum(self.timings.values()))
+
+    def summary(self) -> dict[str, Any]:
+        """Scalar fields only, for CSV/JSON export and tables."""
+        out: dict[str, Any] = {
+            "index": self.index,
+            "type": self.frame_type,
+            "keyframe": self.keyframe,
+            "pts": self.pts,
+            "quality": self.quality,
+            "size_bytes": self.size_bytes,
+            "bits": self.bits_total,
+            "psnr": self.psnr,
+            "psnr_y": self.psnr_y,
+            "skip_ratio": self.skip_ratio,
+            "residual_energy": self.mean_residual_energy,
+            "scene_cut": self.scene_cut,
+        }
+        for part in BIT_PARTS:
+            out[f"bits_{part}"] = self.bits.get(part, 0)
+        for stage, ms in self.timings.items():
+            out[f"ms_{stage}"] = round(ms, 3)
+        return out
