@@ -1,8 +1,9 @@
 """FrameStats: the per-frame and per-block data that the encoder and decoder report.
 
 This is the single contract between the codec and the analyzer: every chart and overlay in the
-studio is a function of FrameStats. Block maps are NumPy arrays over the motion-block grid
-(rows, cols) = (ceil(H / block_size), ceil(W / block_size)).
+studio is a function of FrameStats. Block maps are NumPy arrays over a block grid
+(rows, cols) = (ceil(H / b), ceil(W / b)): b = block_size for skip, residual energy and bits,
+b = mv_block for motion vectors.
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ class FrameStats:
     keyframe: bool = False
     size_bytes: int = 0  # payload + frame header
     bits: dict[str, int] = field(default_factory=dict)  # split by part, see BIT_PARTS
-    block_size: int = 16
-    mv: np.ndarray | None = None  # (rows, cols, 2) float32, pixels, (dx, dy): ref = cur + mv
+    block_size: int = 16  # grid of skip, residual_energy and bits_per_block (the latent grid)
+    mv_block: int = 16  # grid of mv; may be finer (8) than block_size at slow presets
+    mv: np.ndarray | None = None  # (H/mv_block, W/mv_block, 2) float32 pixels (dx, dy): ref = cur + mv
     skip: np.ndarray | None = None  # (rows, cols) bool, True where no residual is sent
     residual_energy: np.ndarray | None = None  # (rows, cols) float32, mean squared residual
     bits_per_block: np.ndarray | None = None  # (rows, cols) float32
