@@ -1,0 +1,123 @@
+"""The hyperprior latent coder shared by I-frames and P-frame residuals.
+
+encode: analysis g_a -> y; hyper-analysis h_a -> z; z coded with the factorized tables; the
+integer h_s turns z into per-latent means and scale-table indexes (bit-exact everywhere); the
+gained latents y*g minus their means are rounded and coded with the Gaussian tables.
+decode: the same from the bytes, then synthesis g_s. Positions of the latent grid marked in
+`skip` are neither coded nor synthesised from coded data (their latents take the prior mean).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import entropy
+from .backend import Backend, run
+from .models import ModelFiles
+from .profiler import Profiler
+from .quant import OUT_FRAC_BITS, scale_indexes
+
+MULTIPLE = 64  # frames are padded to a multiple of this (z is at 1/64 resolution)
+
+
+def _tables(t: dict[str, np.ndarray], prefix: str, cls: type) -> object:
+    kw = {}
+    for f in dataclasses.fields(cls):
+        key = f"{prefix}_{f.name}"
+        if f.init and key in t:
+            v = t[key]
+            kw[f.name] = int(v) if v.ndim == 0 else v
+    return cls(**kw)
+
+
+@dataclass
+class Latents:
+    """What one coded tensor produced: the bytes and what the analyzer wants to know."""
+
+    z_bytes: bytes
+    y_bytes: bytes
+    y_hat: np.ndarray  # (1, M, h, w) float32, input of the synthesis
+    bits_map: np.ndarray  # (h, w) float32 bits per latent position (z bits spread evenly)
+
+
+class HyperpriorCoder:
+    """Runs the four graphs of one model kind and the entropy coder between them."""
+
+    def __init__(self, files: ModelFiles, backend: Backend) -> None:
+        self.files = files
+        t = files.tables
+        self.gain = t["gain"].astype(np.float32)
+        self.inv_gain = t["inv_gain"].astype(np.float32)
+        self.gain_log_q = t["gain_log_q"].astype(np.int32)
+        self.z_tables = _tables(t, "z", entropy.FactorizedTables)
+        self.y_tables = _tables(t, "y", entropy.GaussianTables)
+        self.m = files.latent_channels
+        self.nz = files.hyper_channels
+        self.g_a = backend.session(files.path("encoder.onnx"))
+        self.g_s = backend.session(files.path("decoder.onnx"))
+        self.h_a = backend.session(files.path("hyperprior_enc.onnx"))
+        self.h_s = backend.session(files.path("hyperprior_dec.onnx"), exact=True)
+
+    def entropy_params(self, z_hat: np.ndarray, level: int) -> tuple[np.ndarray, np.ndarray]:
+        """Integer z (nz, h, w) -> gained means (M, 4h, 4w) float32 and scale indexes (int32)."""
+        p = run(self.h_s, "z_hat", z_hat[None].astype(np.float32))[0]
+        mean_q, ls_q = p[: self.m], p[self.m :]
+        g = self.gain[level - 1][:, None, None]
+        mean_g = (mean_q * np.float32(2.0**-OUT_FRAC_BITS)) * g
+        return mean_g.astype(np.float32), scale_indexes(ls_q, self.gain_log_q[level - 1])
+
+    def encode(self, x: np.ndarray, level: int, prof: Profiler,
+               skip: np.ndarray | None = None) -> Latents:
+        """x: (C, H, W) float32, H and W multiples of 64. level: 1..8."""
+        with prof.stage(self._stage("analysis")):
+            y = run(self.g_a, "x", x[None])[0]
+        with prof.stage("hyper_analysis"):
+            z_hat = np.round(run(self.h_a, "y", y[None])[0]).astype(np.int32)
+        with prof.stage("hyper_synthesis"):
+            mean_g, idx = self.entropy_params(z_hat, level)
+        sym = np.round(y * self.gain[level - 1][:, None, None] - mean_g).astype(np.int32)
+        coded = np.ones(y.shape[1:], bool) if skip is None else ~skip
+        with prof.stage("entropy_encode"):
+            z_bytes = entropy.encode_factorized(z_hat, self.z_tables)
+            y_bytes = entropy.encode_gaussian(sym[:, coded], idx[:, coded], self.y_tables)
+        sym[:, ~coded] = 0
+        bits = entropy.information_bits_gaussian(sym, idx, self.y_tables).sum(0)
+        bits = np.where(coded, bits, 0.0) + 8 * len(z_bytes) / bits.size
+        return Latents(z_bytes, y_bytes, self._y_hat(sym, mean_g, level), bits.astype(np.float32))
+
+    def decode_latents(self, z_bytes: bytes, y_bytes: bytes, level: int, shape: tuple[int, int],
+                       prof: Profiler, skip: np.ndarray | None = None) -> Latents:
+        """Entropy-decode the latents of a (H, W) padded frame, without synthesis."""
+        h, w = shape[0] // 16, shape[1] // 16
+        with prof.stage("entropy_decode"):
+            z_hat = entropy.decode_factorized(z_bytes, (self.nz, h // 4, w // 4), self.z_tables)
+        with prof.stage("hyper_synthesis"):
+            mean_g, idx = self.entropy_params(z_hat, level)
+        coded = np.ones((h, w), bool) if skip is None else ~skip
+        sym = np.zeros((self.m, h, w), np.int32)
+        with prof.stage("entropy_decode"):
+            sym[:, coded] = entropy.decode_gaussian(y_bytes, idx[:, coded], self.y_tables)
+        bits = entropy.information_bits_gaussian(sym, idx, self.y_tables).sum(0)
+        bits = np.where(coded, bits, 0.0) + 8 * len(z_bytes) / bits.size
+        return Latents(z_bytes, y_bytes, self._y_hat(sym, mean_g, level), bits.astype(np.float32))
+
+    def synthesize(self, latents: Latents, prof: Profiler) -> np.ndarray:
+        with prof.stage(self._stage("synthesis")):
+            return run(self.g_s, "y_hat", latents.y_hat)[0]
+
+    def _y_hat(self, sym: np.ndarray, mean_g: np.ndarray, level: int) -> np.ndarray:
+        ig = self.inv_gain[level - 1][:, None, None]
+        return ((sym.astype(np.float32) + mean_g) * ig)[None].astype(np.float32)
+
+    def _stage(self, name: str) -> str:
+        return name if self.files.kind == "intra" else f"residual_{name}"
+
+
+def pad_to(x: np.ndarray, multiple: int = MULTIPLE) -> np.ndarray:
+    """(C, H, W) -> edge-replicated to multiples of `multiple`."""
+    _, h, w = x.shape
+    ph, pw = -h % multiple, -w % multiple
+    return np.pad(x, ((0, 0), (0, ph), (0, pw)), mode="edge") if ph or pw else x

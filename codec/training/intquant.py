@@ -1,0 +1,105 @@
+"""Quantise the hyper-synthesis h_s into an integer network that every device computes exactly.
+
+The entropy coder's choices (scale-table index and mean of every latent) come from h_s, so
+they must be bit-identical on the encoder and on any decoder. Each layer becomes
+    a_out = clip(floor((W_int * a_in + b_int) * 2^t_c + 1/2), lo, hi)
+with integer weights W_int, integer activations a (8-bit after ReLU), and a power-of-two
+per-channel multiplier 2^t_c. Weights are scaled so that the sum of |W_int| * max|a_in| over a
+kernel stays below 2^23: every partial sum is an integer below 2^24, exact in float32 in any
+summation order (threads, SIMD, FMA, graph optimisations that fold the power-of-two multipliers),
+so the graph runs in plain float32 ONNX Conv ops and still gives exact results.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .networks import HyperSynthesis, SubpixelUp
+
+ACC_LIMIT = 2.0**23
+Z_CLIP = 127  # |z_hat| is clipped here before h_s (z is coded exactly up to the escape range)
+OUT_FRAC_BITS = 6  # mean and log-scale come out in units of 1/64
+
+
+@dataclass
+class IntLayer:
+    weight: np.ndarray  # (cout, cin, k, k) integers as float32
+    bias: np.ndarray  # (cout,) integers as float32
+    mult_exp: np.ndarray  # (cout,) int: multiplier is 2**mult_exp
+    lo: float
+    hi: float
+    upsample: bool  # depth-to-space x2 (CRD order) after the layer
+
+
+def _convs(hs: HyperSynthesis) -> list[tuple[nn.Conv2d, bool, bool]]:
+    """(conv, upsample, relu) for each layer of h_s in order."""
+    mods = list(hs.net)
+    out = []
+    for i, m in enumerate(mods):
+        relu = i + 1 < len(mods) and isinstance(mods[i + 1], nn.ReLU)
+        if isinstance(m, SubpixelUp):
+            out.append((m.conv, True, relu))
+        elif isinstance(m, nn.Conv2d):
+            out.append((m, False, relu))
+    return out
+
+
+@torch.no_grad()
+def quantize_hyper_synthesis(hs: HyperSynthesis, z_samples: torch.Tensor) -> list[IntLayer]:
+    """Calibrate activation ranges on z_samples (integer-valued hyper-latents) and quantise."""
+    hs = hs.float().eval()
+    a = z_samples.double().clamp(-Z_CLIP, Z_CLIP).numpy()  # integer activations
+    e_in, a_max = 0, float(Z_CLIP)
+    result: list[IntLayer] = []
+    for conv, up, relu in _convs(hs):
+        w = conv.weight.double().numpy()
+        b = conv.bias.double().numpy()
+        if relu:
+            y = conv(torch.from_numpy(a * 2.0**e_in).float()).clamp_min(0).flatten()
+            peak = float(torch.quantile(y[:: max(1, y.numel() // 1_000_000)], 0.9999)) + 1e-6
+            e_out = math.ceil(math.log2(peak / 255.0))
+            lo, hi = 0.0, 255.0
+        else:
+            e_out = -OUT_FRAC_BITS
+            lo, hi = -(2.0**15), 2.0**15
+        sum_abs = np.abs(w).reshape(w.shape[0], -1).sum(1)
+        k = w[0].size
+        f = np.floor(np.log2((ACC_LIMIT - k) / (a_max * sum_abs + 1e-12))).astype(int)
+        f = np.minimum(f, 30)
+        w_int = np.round(w * 2.0 ** f[:, None, None, None])
+        b_int = np.round(b * 2.0 ** (f - e_in))
+        bound = np.abs(b_int) + np.abs(w_int).reshape(len(f), -1).sum(1) * a_max
+        if np.any(bound >= 2**24):
+            raise ValueError("integer accumulator bound violated")
+        layer = IntLayer(w_int.astype(np.float32), b_int.astype(np.float32),
+                         (e_in - f - e_out).astype(np.int64), lo, hi, up)
+        result.append(layer)
+        a = run_int_layer(a, layer)
+        e_in, a_max = e_out, hi
+    return result
+
+
+def run_int_layer(a: np.ndarray, layer: IntLayer) -> np.ndarray:
+    """Reference implementation in float64 (exact on integers): a is the integer input."""
+    w = layer.weight.astype(np.float64)
+    n, cin, h, wd = a.shape
+    k = w.shape[2]
+    p = k // 2
+    ap = np.pad(a, ((0, 0), (0, 0), (p, p), (p, p)))
+    cols = np.empty((n, cin, k, k, h, wd))
+    for dy in range(k):
+        for dx in range(k):
+            cols[:, :, dy, dx] = ap[:, :, dy : dy + h, dx : dx + wd]
+    acc = np.einsum("ncijhw,ocij->nohw", cols, w, optimize=True) + layer.bias[None, :, None, None]
+    out = np.floor(acc * 2.0 ** layer.mult_exp[None, :, None, None] + 0.5)
+    out = np.clip(out, layer.lo, layer.hi)
+    if layer.upsample:
+        c = out.shape[1] // 4
+        out = out.reshape(n, c, 2, 2, h, wd).transpose(0, 1, 4, 2, 5, 3)
+        out = out.reshape(n, c, 2 * h, 2 * wd)
+    return out
