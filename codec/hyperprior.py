@@ -34,6 +34,18 @@ def _tables(t: dict[str, np.ndarray], prefix: str, cls: type) -> object:
 
 
 @dataclass
+class Analysed:
+    """Latents before entropy coding: integer symbols and their entropy parameters."""
+
+    level: int
+    z_hat: np.ndarray  # (nz, h/4, w/4) int32
+    mean_g: np.ndarray  # (M, h, w) float32, gained means
+    idx: np.ndarray  # (M, h, w) int32 scale-table indexes
+    sym: np.ndarray  # (M, h, w) int32 symbols (gained latent minus mean, rounded)
+    bits: np.ndarray  # (h, w) float32 information content of sym per position
+
+
+@dataclass
 class Latents:
     """What one coded tensor produced: the bytes and what the analyzer wants to know."""
 
@@ -69,9 +81,8 @@ class HyperpriorCoder:
         mean_g = (mean_q * np.float32(2.0**-OUT_FRAC_BITS)) * g
         return mean_g.astype(np.float32), scale_indexes(ls_q, self.gain_log_q[level - 1])
 
-    def encode(self, x: np.ndarray, level: int, prof: Profiler,
-               skip: np.ndarray | None = None) -> Latents:
-        """x: (C, H, W) float32, H and W multiples of 64. level: 1..8."""
+    def analyse(self, x: np.ndarray, level: int, prof: Profiler) -> Analysed:
+        """x: (C, H, W) float32, H and W multiples of 64; level 1..8. No entropy coding yet."""
         with prof.stage(self._stage("analysis")):
             y = run(self.g_a, "x", x[None])[0]
         with prof.stage("hyper_analysis"):
@@ -79,14 +90,24 @@ class HyperpriorCoder:
         with prof.stage("hyper_synthesis"):
             mean_g, idx = self.entropy_params(z_hat, level)
         sym = np.round(y * self.gain[level - 1][:, None, None] - mean_g).astype(np.int32)
-        coded = np.ones(y.shape[1:], bool) if skip is None else ~skip
-        with prof.stage("entropy_encode"):
-            z_bytes = entropy.encode_factorized(z_hat, self.z_tables)
-            y_bytes = entropy.encode_gaussian(sym[:, coded], idx[:, coded], self.y_tables)
-        sym[:, ~coded] = 0
         bits = entropy.information_bits_gaussian(sym, idx, self.y_tables).sum(0)
-        bits = np.where(coded, bits, 0.0) + 8 * len(z_bytes) / bits.size
-        return Latents(z_bytes, y_bytes, self._y_hat(sym, mean_g, level), bits.astype(np.float32))
+        return Analysed(level, z_hat, mean_g, idx, sym, bits.astype(np.float32))
+
+    def code(self, a: Analysed, prof: Profiler, skip: np.ndarray | None = None) -> Latents:
+        """Entropy-code analysed latents; positions where skip is True are left out."""
+        coded = np.ones(a.sym.shape[1:], bool) if skip is None else ~skip
+        with prof.stage("entropy_encode"):
+            z_bytes = entropy.encode_factorized(a.z_hat, self.z_tables)
+            y_bytes = entropy.encode_gaussian(a.sym[:, coded], a.idx[:, coded], self.y_tables)
+        sym = np.where(coded[None], a.sym, 0)
+        bits = np.where(coded, a.bits, 0.0) + 8 * len(z_bytes) / a.bits.size
+        return Latents(z_bytes, y_bytes, self._y_hat(sym, a.mean_g, a.level),
+                       bits.astype(np.float32))
+
+    def encode(self, x: np.ndarray, level: int, prof: Profiler,
+               skip: np.ndarray | None = None) -> Latents:
+        """analyse + code."""
+        return self.code(self.analyse(x, level, prof), prof, skip)
 
     def decode_latents(self, z_bytes: bytes, y_bytes: bytes, level: int, shape: tuple[int, int],
                        prof: Profiler, skip: np.ndarray | None = None) -> Latents:

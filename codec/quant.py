@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 OUT_FRAC_BITS = 6
+# Rate-distortion trade-off per quality level Q1..Q8 (loss = bpp + lambda * 255^2 * MSE).
+LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800)
 SCALE_LOG_BASE = -141  # round(ln(0.11) * 64)
 SCALE_INDEX_STEP = 8  # 0.125 in natural-log units
 SCALE_LEVELS = 64

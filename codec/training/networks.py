@@ -14,11 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from codec.quant import LAMBDAS
+
 from .layers import FactorizedDensity
 
-LEVELS = 8
-# Rate-distortion trade-off per level (loss = bpp + lambda * 255^2 * MSE).
-LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800)
+LEVELS = len(LAMBDAS)
 SCALE_MIN = 0.11
 SCALE_MAX = 256.0
 

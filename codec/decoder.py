@@ -1,0 +1,178 @@
+"""StreamDecoder: a .zvc69 file in, frames and their FrameStats out.
+
+Any frame can be asked for: the decoder goes back to the keyframe before it and decodes
+forward, keeping the last reconstruction so that sequential access costs one frame each.
+`scan()` reads only the side information (frame types, sizes, motion vectors, skip masks),
+which needs no synthesis network, so the analyzer can index a long stream quickly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from .backend import Backend
+from .container import ContainerReader, FrameHeader, FrameType
+from .encoder import Codecs, stats_path
+from .errors import ModelMismatchError, ZVC69FormatError
+from .inter import InterPayload
+from .intra import IntraPayload
+from .models import ModelSet, load_models
+from .mvcoding import decode_mvs
+from .profiler import Profiler
+from .residual import BLOCK
+from .skip import decode_skip
+from .stats import BIT_PARTS, FrameStats
+from .warp import warp
+
+
+class StreamDecoder:
+    """Decode one .zvc69 file. Not thread-safe: use one per thread."""
+
+    def __init__(self, path: str | Path, device: str = "auto", threads: int | None = None,
+                 graph_opt: str = "all", models: ModelSet | None = None,
+                 codecs: Codecs | None = None) -> None:
+        self.path = Path(path)
+        self.reader = ContainerReader(self.path)
+        try:
+            h = self.reader.header
+            self.header = h
+            self.width, self.height = h.width, h.height
+            self.fps = Fraction(h.fps_num, h.fps_den)
+            self.num_frames = len(self.reader)
+            self.damage: str | None = self.reader.damage
+            self._models = codecs.models if codecs else (models or load_models())
+            if h.model_hash != self._models.hash:
+                raise ModelMismatchError(
+                    f"{self.path.name} was made with model set {h.model_hash.hex()}, but this "
+                    f"decoder has model set {self._models.hash_hex}: it cannot be decoded")
+            self._codecs = codecs
+            self._backend = (device, threads, graph_opt)
+            Backend(*self._backend)  # validate the settings now
+        except BaseException:
+            self.reader.close()
+            raise
+        self._ref: np.ndarray | None = None
+        self._pos = -1
+        self._pad = (self.height + -self.height % 64, self.width + -self.width % 64)
+
+    @property
+    def codecs(self) -> Codecs:
+        if self._codecs is None:  # networks load on first decode, not for scan()
+            self._codecs = Codecs(self._models, Backend(*self._backend))
+        return self._codecs
+
+    def keyframe_before(self, n: int) -> int:
+        return self.reader.keyframe_before(n)
+
+    def _read(self, n: int, prof: Profiler) -> tuple[FrameHeader, bytes]:
+        if not 0 <= n < self.num_frames:
+            raise IndexError(f"frame {n} outside 0..{self.num_frames - 1}")
+        with prof.stage("io"):
+            return self.reader.read_frame(n)
+
+    def _stats(self, n: int, fh: FrameHeader) -> FrameStats:
+        return FrameStats(index=n, frame_type=fh.frame_type.label, width=self.width,
+                          height=self.height, pts=fh.pts, quality=self.header.quality,
+                          keyframe=fh.frame_type == FrameType.I, block_size=BLOCK,
+                          size_bytes=fh.payload_size + 32)
+
+    def _side_info(self, n: int, fh: FrameHeader, payload: bytes,
+                   prof: Profiler) -> tuple[FrameStats, IntraPayload | InterPayload, np.ndarray]:
+        st = self._stats(n, fh)
+        rows, cols = -(-self.height // BLOCK), -(-self.width // BLOCK)
+        with prof.stage("parse"):
+            if fh.frame_type == FrameType.I:
+                ip = IntraPayload.unpack(payload)
+                st.bits = ip.bits()
+                return st, ip, np.zeros((0, 0), bool)
+            if fh.frame_type != FrameType.P:
+                raise ZVC69FormatError(f"frame {n}: B-frames are not supported by this decoder")
+            pp = InterPayload.unpack(payload)
+            st.bits = pp.bits()
+            st.mv_block = pp.mv_block
+            st.mv = decode_mvs(pp.mv_bytes, -(-self.height // pp.mv_block),
+                               -(-self.width // pp.mv_block), pp.precision)
+            skip = decode_skip(pp.skip_bytes, self._pad[0] // BLOCK, self._pad[1] // BLOCK)
+            st.skip = skip[:rows, :cols].copy()
+            return st, pp, skip
+
+    def scan(self) -> list[FrameStats]:
+        """Side information of every frame, without running any network."""
+        out = []
+        for n in range(self.num_frames):
+            prof = Profiler()
+            st, _, _ = self._side_info(n, *self._read(n, prof), prof)
+            st.timings = prof.take()
+            out.append(st)
+        return out
+
+    def _decode_next(self, n: int) -> tuple[np.ndarray, FrameStats]:
+        prof = Profiler()
+        fh, payload = self._read(n, prof)
+        st, p, skip = self._side_info(n, fh, payload, prof)
+        rows, cols = -(-self.height // BLOCK), -(-self.width // BLOCK)
+        if isinstance(p, IntraPayload):
+            frame, lat = self.codecs.intra.decode(p, self.height, self.width, prof)
+        else:
+            if self._ref is None or self._pos != n - 1:
+                raise ZVC69FormatError(f"frame {n} is a P-frame without its reference frame")
+            with prof.stage("warp"):
+                pred = warp(self._ref, st.mv, p.mv_block)
+            coded = self.codecs.residual.decode(p.z_bytes, p.y_bytes, p.level, skip, pred, prof)
+            frame, lat = coded.recon, coded.latents
+            st.residual_energy = coded.energy[:rows, :cols].copy()
+        if lat is not None:
+            st.bits_per_block = lat.bits_map[:rows, :cols].copy()
+        st.timings = prof.take()
+        self._ref, self._pos = frame, n
+        return frame, st
+
+    def decode(self, n: int) -> tuple[np.ndarray, FrameStats]:
+        """Frame n, (H, W, 3) uint8 RGB, with its statistics."""
+        if not 0 <= n < self.num_frames:
+            raise IndexError(f"frame {n} outside 0..{self.num_frames - 1}")
+        start = n if n == self._pos + 1 and self._ref is not None else self.keyframe_before(n)
+        if n == self._pos and self._ref is not None:
+            start = self.keyframe_before(n)
+        for k in range(start, n):
+            self._decode_next(k)
+        return self._decode_next(n)
+
+    def frames(self, start: int = 0, stop: int | None = None
+               ) -> Iterator[tuple[np.ndarray, FrameStats]]:
+        stop = self.num_frames if stop is None else min(stop, self.num_frames)
+        for n in range(start, stop):
+            yield self.decode(n)
+
+    def encode_stats(self) -> list[FrameStats] | None:
+        """The encoder's per-frame statistics (timings, PSNR) if its sidecar file is there."""
+        p = stats_path(self.path)
+        try:
+            rows = json.loads(p.read_text())["frames"]
+            out = []
+            for r in rows:
+                st = FrameStats(index=int(r["index"]), frame_type=str(r["type"]),
+                                width=self.width, height=self.height, pts=int(r["pts"]),
+                                quality=int(r["quality"]), keyframe=bool(r["keyframe"]),
+                                size_bytes=int(r["size_bytes"]), psnr=r.get("psnr"),
+                                psnr_y=r.get("psnr_y"),
+                                timings={k: float(v) for k, v in r["timings"].items()},
+                                bits={k: int(r.get(f"bits_{k}", 0)) for k in BIT_PARTS})
+                out.append(st)
+            return out
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def close(self) -> None:
+        self.reader.close()
+
+    def __enter__(self) -> StreamDecoder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

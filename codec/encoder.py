@@ -1,0 +1,206 @@
+"""StreamEncoder: frames in, a .zvc69 stream out (GOP structure, references, statistics).
+
+GOP: an I-frame every `gop` frames and at scene cuts, P-frames between, each predicted from
+the previous reconstruction. The encoder keeps exactly the decoder's reconstruction as its
+reference, so there is no drift.
+"""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from .backend import Backend
+from .container import ContainerWriter, FileHeader, FrameType
+from .errors import SourceError, ZVC69Error
+from .hyperprior import HyperpriorCoder
+from .inter import InterPayload
+from .intra import IntraCodec
+from .metrics import psnr_rgb
+from .models import ModelSet, load_models
+from .motion import estimate_motion, luma
+from .mvcoding import encode_mvs
+from .presets import PRESETS, get_preset
+from .profiler import Profiler
+from .residual import BLOCK, ResidualCodec
+from .skip import encode_skip
+from .stats import FrameStats
+from .warp import warp
+
+MAX_DIMENSION = 16384
+SCENE_CUT_MAE = 0.12  # mean absolute prediction error (0..1) above which a P-frame becomes an I
+RD_SKIP_FROM = list(PRESETS).index("medium")  # presets from here on try skips by synthesis
+
+
+def luma_psnr(a: np.ndarray, b: np.ndarray) -> float:
+    d = (luma(a) - luma(b)) * 255.0
+    mse = float(np.mean(d.astype(np.float64) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def stats_path(path: Path) -> Path:
+    """Where the encoder keeps its per-frame statistics beside the stream."""
+    return path.with_name(path.name + ".stats.json")
+
+
+class Codecs:
+    """The intra and residual coders of one model set on one backend."""
+
+    def __init__(self, models: ModelSet, backend: Backend) -> None:
+        self.models = models
+        self.backend = backend
+        self.intra = IntraCodec(HyperpriorCoder(models.intra, backend))
+        self.residual = ResidualCodec(HyperpriorCoder(models.residual, backend))
+
+
+def check_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
+    if not isinstance(frame, np.ndarray) or frame.shape != (height, width, 3):
+        shape = getattr(frame, "shape", type(frame).__name__)
+        raise SourceError(f"frame of shape {shape} does not match the stream's "
+                          f"{width}x{height} RGB")
+    return np.ascontiguousarray(frame, dtype=np.uint8)
+
+
+class StreamEncoder:
+    """Encode frames one by one into a .zvc69 file (written atomically on close)."""
+
+    def __init__(self, path: str | Path, width: int, height: int, fps: Fraction = Fraction(30),
+                 quality: int = 4, preset: str = "medium", gop: int = 32,
+                 device: str = "auto", threads: int | None = None, graph_opt: str = "all",
+                 total_frames: int = 0, models: ModelSet | None = None,
+                 codecs: Codecs | None = None, scene_cut: bool = True) -> None:
+        if not (1 <= width <= MAX_DIMENSION and 1 <= height <= MAX_DIMENSION):
+            raise SourceError(f"frame size {width}x{height} is outside 1..{MAX_DIMENSION}")
+        if not 1 <= quality <= 8:
+            raise ZVC69Error(f"quality must be 1..8, not {quality}")
+        if not 1 <= gop <= 255:
+            raise ZVC69Error(f"GOP length must be 1..255, not {gop}")
+        try:
+            self.preset = get_preset(preset)
+        except ValueError as exc:
+            raise ZVC69Error(str(exc)) from None
+        fps = Fraction(fps).limit_denominator(1001)
+        if fps <= 0 or fps.numerator > 0xFFFF or fps.denominator > 0xFFFF:
+            raise ZVC69Error(f"frame rate {fps} cannot be stored")
+        self.codecs = codecs or Codecs(models or load_models(),
+                                       Backend(device, threads, graph_opt))
+        models = self.codecs.models
+        self.path = Path(path)
+        self.width, self.height, self.fps = width, height, fps
+        self.quality, self.gop, self.scene_cut = quality, gop, scene_cut
+        self.rd_skip = list(PRESETS).index(self.preset.name) >= RD_SKIP_FROM
+        header = FileHeader(width=width, height=height, fps_num=fps.numerator,
+                            fps_den=fps.denominator, total_frames=total_frames, gop_size=gop,
+                            quality=quality, colour_space=2, bit_depth=8,
+                            model_hash=models.hash, latent_channels=models.intra.latent_channels,
+                            hyperprior_channels=models.intra.hyper_channels)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.writer = ContainerWriter(self.path, header)
+        self.stats: list[FrameStats] = []
+        self._ref: np.ndarray | None = None
+        self._since_key = 0
+
+    @property
+    def frames_done(self) -> int:
+        return len(self.stats)
+
+    def encode(self, frame: np.ndarray) -> tuple[np.ndarray, FrameStats]:
+        """Code one (H, W, 3) uint8 RGB frame; returns its reconstruction and statistics."""
+        frame = check_frame(frame, self.width, self.height)
+        n = len(self.stats)
+        prof = Profiler()
+        key = self._ref is None or self._since_key >= self.gop
+        st: FrameStats | None = None
+        if not key:
+            payload, recon, st = self._encode_p(frame, n, prof)
+            if st is None:  # scene cut
+                key = True
+        if key:
+            payload, recon, st = self._encode_i(frame, n, prof)
+        assert st is not None
+        with prof.stage("io"):
+            pts = round(n * 90000 / self.fps)
+            self.writer.write_frame(FrameType.I if key else FrameType.P, payload, pts, pts,
+                                    keyframe=key, ref_flags=0 if key else 1)
+        st.pts = pts
+        st.size_bytes = len(payload) + 32
+        st.psnr = psnr_rgb(frame, recon)
+        st.psnr_y = luma_psnr(frame, recon)
+        st.timings = prof.take()
+        self._ref = recon
+        self._since_key = 1 if key else self._since_key + 1
+        self.stats.append(st)
+        return recon, st
+
+    def _encode_i(self, frame: np.ndarray, n: int,
+                  prof: Profiler) -> tuple[bytes, np.ndarray, FrameStats]:
+        payload, recon, lat = self.codecs.intra.encode(frame, self.quality, prof)
+        rows, cols = -(-self.height // BLOCK), -(-self.width // BLOCK)
+        st = FrameStats(index=n, frame_type="I", width=self.width, height=self.height,
+                        quality=self.quality, keyframe=True, block_size=BLOCK,
+                        bits={"header": 40, "hyperprior": 8 * len(lat.z_bytes),
+                              "latent": 8 * len(lat.y_bytes)},
+                        bits_per_block=lat.bits_map[:rows, :cols].copy())
+        return payload, recon, st
+
+    def _encode_p(self, frame: np.ndarray, n: int,
+                  prof: Profiler) -> tuple[bytes, np.ndarray, FrameStats | None]:
+        ref = self._ref
+        assert ref is not None
+        p = self.preset
+        with prof.stage("motion_search"):
+            mv = estimate_motion(luma(frame), luma(ref), p)
+        with prof.stage("warp"):
+            pred = warp(ref, mv, p.block)
+        mae = float(np.mean(np.abs(pred - frame))) / 255.0
+        if self.scene_cut and mae > SCENE_CUT_MAE:
+            prof.take()
+            return b"", frame, None
+        with prof.stage("motion_coding"):
+            mv_bytes = encode_mvs(mv, p.subpel)
+        coded = self.codecs.residual.encode(frame, pred, self.quality, self.rd_skip, prof)
+        with prof.stage("motion_coding"):
+            skip_bytes = encode_skip(coded.skip)
+        lat = coded.latents
+        payload = InterPayload(self.quality, p.block, p.subpel, mv_bytes, skip_bytes,
+                               lat.z_bytes if lat else b"", lat.y_bytes if lat else b"",
+                               lat is not None)
+        rows, cols = -(-self.height // BLOCK), -(-self.width // BLOCK)
+        bits_map = lat.bits_map if lat else np.zeros(coded.skip.shape, np.float32)
+        st = FrameStats(index=n, frame_type="P", width=self.width, height=self.height,
+                        quality=self.quality, block_size=BLOCK, mv_block=p.block,
+                        bits=payload.bits(), mv=mv, skip=coded.skip[:rows, :cols].copy(),
+                        residual_energy=coded.energy[:rows, :cols].copy(),
+                        bits_per_block=bits_map[:rows, :cols].copy())
+        return payload.pack(), coded.recon, st
+
+    def close(self) -> Path:
+        """Finish the file (index, header, atomic rename) and write the statistics beside it."""
+        path = self.writer.close()
+        self._write_stats()
+        return path
+
+    def abort(self, keep: bool = True) -> None:
+        """Stop: keep=True leaves a valid file of the frames done so far, False removes it."""
+        had_frames = self.writer.frames_written > 0
+        self.writer.abort(keep=keep)
+        if keep and had_frames:
+            self._write_stats()
+
+    def _write_stats(self) -> None:
+        rows = [s.summary() | {"timings": s.timings} for s in self.stats]
+        tmp = stats_path(self.path).with_suffix(".partial")
+        tmp.write_text(json.dumps({"frames": rows}, allow_nan=True) + "\n")
+        tmp.replace(stats_path(self.path))
+
+    def __enter__(self) -> StreamEncoder:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort(keep=True)

@@ -1,0 +1,61 @@
+"""P-frame payload: motion vectors, skip mask and residual latents, each its own section.
+
+Layout: u8 quality level, u8 motion block size (8 or 16), u8 vector precision (1, 2, 4 =
+integer, half, quarter pel), u8 flags (bit 0: residual present), u32 sizes of the motion, skip
+and z sections, then the motion, skip, z and y sections (y runs to the end). The side
+information (motion and skip sections) decodes without the residual networks.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from .errors import ZVC69FormatError
+
+_HEAD = struct.Struct("<BBBBIII")
+HAS_RESIDUAL = 1
+
+
+@dataclass
+class InterPayload:
+    level: int
+    mv_block: int
+    precision: int
+    mv_bytes: bytes
+    skip_bytes: bytes
+    z_bytes: bytes
+    y_bytes: bytes
+    has_residual: bool
+
+    def pack(self) -> bytes:
+        flags = HAS_RESIDUAL if self.has_residual else 0
+        head = _HEAD.pack(self.level, self.mv_block, self.precision, flags, len(self.mv_bytes),
+                          len(self.skip_bytes), len(self.z_bytes))
+        return head + self.mv_bytes + self.skip_bytes + self.z_bytes + self.y_bytes
+
+    @classmethod
+    def unpack(cls, data: bytes) -> InterPayload:
+        if len(data) < _HEAD.size:
+            raise ZVC69FormatError(f"P-frame payload of {len(data)} bytes is too short", 0)
+        level, block, prec, flags, n_mv, n_skip, n_z = _HEAD.unpack_from(data)
+        if not 1 <= level <= 8:
+            raise ZVC69FormatError(f"P-frame quality level {level} is not in 1..8", 0)
+        if block not in (8, 16):
+            raise ZVC69FormatError(f"P-frame motion block size {block} is not 8 or 16", 1)
+        if prec not in (1, 2, 4):
+            raise ZVC69FormatError(f"P-frame vector precision 1/{prec} is not 1, 1/2 or 1/4", 2)
+        end = _HEAD.size + n_mv + n_skip + n_z
+        if end > len(data):
+            raise ZVC69FormatError(f"P-frame sections ({end} bytes) run past the payload "
+                                   f"({len(data)} bytes)", 4)
+        p = _HEAD.size
+        mv, p = data[p : p + n_mv], p + n_mv
+        skip, p = data[p : p + n_skip], p + n_skip
+        z, p = data[p : p + n_z], p + n_z
+        return cls(level, block, prec, mv, skip, z, data[p:], bool(flags & HAS_RESIDUAL))
+
+    def bits(self) -> dict[str, int]:
+        return {"header": 8 * _HEAD.size, "motion": 8 * len(self.mv_bytes),
+                "skip": 8 * len(self.skip_bytes), "hyperprior": 8 * len(self.z_bytes),
+                "residual": 8 * len(self.y_bytes)}

@@ -1,0 +1,105 @@
+"""P-frame residuals: the learned residual coder with rate-distortion skip blocks.
+
+The residual (current - motion-compensated prediction, in [-1, 1]) goes through the residual
+hyperprior coder. Its latent grid is one position per 16x16 block; a skipped block sends no
+latents and takes the prediction unchanged (its decoded residual is forced to zero).
+The skip decision compares, per block, lambda * 255^2 * (SSE if skipped - SSE if coded) / 3
+with the bits the block's latents cost (the training loss, per block); `rd_skip=False` (fast
+presets) assumes the coded block would be perfect, so it needs no trial synthesis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .hyperprior import HyperpriorCoder, Latents, pad_to
+from .profiler import Profiler
+from .quant import LAMBDAS
+
+BLOCK = 16  # one latent position per 16x16 block
+
+
+def block_sum(x: np.ndarray, block: int = BLOCK) -> np.ndarray:
+    """(C, H, W) or (H, W) with H, W multiples of block -> (H/block, W/block) sums."""
+    if x.ndim == 3:
+        x = x.sum(0)
+    h, w = x.shape
+    return x.reshape(h // block, block, w // block, block).sum((1, 3))
+
+
+def outside_mask(height: int, width: int, shape: tuple[int, int]) -> np.ndarray:
+    """Latent positions (of a padded frame of `shape`) lying wholly outside the real frame."""
+    rows, cols = shape[0] // BLOCK, shape[1] // BLOCK
+    out = np.ones((rows, cols), bool)
+    out[: -(-height // BLOCK), : -(-width // BLOCK)] = False
+    return out
+
+
+@dataclass
+class CodedResidual:
+    latents: Latents | None  # None: every block skipped, no residual sent
+    skip: np.ndarray  # (rows, cols) bool over the padded latent grid
+    recon: np.ndarray  # (H, W, 3) uint8
+    energy: np.ndarray  # (rows, cols) float32, mean squared decoded residual (8-bit units)
+
+
+class ResidualCodec:
+    def __init__(self, coder: HyperpriorCoder) -> None:
+        self.coder = coder
+
+    def encode(self, cur: np.ndarray, pred: np.ndarray, level: int, rd_skip: bool,
+               prof: Profiler) -> CodedResidual:
+        """cur: (H, W, 3) uint8; pred: (H, W, 3) float32 in 0..255."""
+        h, w = cur.shape[:2]
+        with prof.stage("to_tensor"):
+            predp = pad_to(pred.transpose(2, 0, 1).astype(np.float32) / 255.0)
+            res = pad_to(cur.transpose(2, 0, 1).astype(np.float32) / 255.0) - predp
+            valid = np.zeros(res.shape[1:], np.float32)
+            valid[:h, :w] = 1.0
+            res_v = res * valid
+        outside = outside_mask(h, w, res.shape[1:])
+        a = self.coder.analyse(res, level, prof)
+        sse_skip = block_sum(res_v**2)
+        sse_code = np.zeros_like(sse_skip)
+        if rd_skip:
+            trial = self.coder.synthesize(self.coder.code(a, prof, outside), prof)[0]
+            sse_code = block_sum(((res - trial) * valid) ** 2)
+        lam = LAMBDAS[level - 1] * 255.0**2 / 3.0
+        skip = outside | (lam * (sse_skip - sse_code) <= a.bits)
+        if skip.all():
+            return CodedResidual(None, skip, self._recon(predp, None, skip, h, w),
+                                 np.zeros(skip.shape, np.float32))
+        lat = self.coder.code(a, prof, skip)
+        res_hat = self.coder.synthesize(lat, prof)[0]
+        return CodedResidual(lat, skip, self._recon(predp, res_hat, skip, h, w),
+                             self._energy(res_hat, skip))
+
+    def decode(self, z_bytes: bytes, y_bytes: bytes, level: int, skip: np.ndarray,
+               pred: np.ndarray, prof: Profiler) -> CodedResidual:
+        h, w = pred.shape[:2]
+        with prof.stage("to_tensor"):
+            predp = pad_to(pred.transpose(2, 0, 1).astype(np.float32) / 255.0)
+        if skip.all():
+            return CodedResidual(None, skip, self._recon(predp, None, skip, h, w),
+                                 np.zeros(skip.shape, np.float32))
+        lat = self.coder.decode_latents(z_bytes, y_bytes, level, predp.shape[1:], prof, skip)
+        res_hat = self.coder.synthesize(lat, prof)[0]
+        return CodedResidual(lat, skip, self._recon(predp, res_hat, skip, h, w),
+                             self._energy(res_hat, skip))
+
+    @staticmethod
+    def _recon(predp: np.ndarray, res_hat: np.ndarray | None, skip: np.ndarray, h: int,
+               w: int) -> np.ndarray:
+        x = predp
+        if res_hat is not None:
+            keep = np.repeat(np.repeat(~skip, BLOCK, 0), BLOCK, 1)
+            x = predp + res_hat * keep
+        x = x[:, :h, :w]
+        return np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8).transpose(1, 2, 0).copy()
+
+    @staticmethod
+    def _energy(res_hat: np.ndarray, skip: np.ndarray) -> np.ndarray:
+        e = block_sum((res_hat * 255.0) ** 2) / (3 * BLOCK * BLOCK)
+        return np.where(skip, 0.0, e).astype(np.float32)
