@@ -1,0 +1,546 @@
+"""The .zvc69 container: file header, frame headers, index; streaming writer, recovering reader.
+
+docs/FORMAT.md is the specification; all integers are little-endian. Reading errors are
+ZVC69FormatError (or TruncatedError, CRCMismatchError) naming the byte offset; writing with bad
+arguments raises ValueError.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import struct
+from bisect import bisect_right
+from dataclasses import astuple, dataclass, fields, replace
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+from codec.crc import crc16
+from codec.errors import CRCMismatchError, TruncatedError, ZVC69FormatError
+
+MAGIC = b"ZVC69\0"
+VERSION = (1, 0)
+FILE_HEADER_SIZE = 64
+FRAME_HEADER_SIZE = 32
+INDEX_ENTRY_SIZE = 16
+MAX_DIMENSION = 16384
+MAX_CHANNELS = 4096
+
+HAS_INDEX = 1  # file header flags
+HAS_B_FRAMES = 2
+IS_KEYFRAME = 1  # index entry flags
+IS_REFERENCE = 2
+
+FRAME_TYPE_LABELS = ("I", "P", "B", "b")  # same as codec.stats.FRAME_TYPES
+COLOUR_SPACES = ("YUV420", "YUV444", "RGB")
+
+_FILE = struct.Struct("<6sBBIHHHHIBBBB4sQII16s")
+_FRAME = struct.Struct("<BBHIQQhH4s")
+_ENTRY = struct.Struct("<IQI")
+
+Problem = tuple[str, int]  # message, offset relative to the structure's start
+
+
+class FrameType(enum.IntEnum):
+    """Frame types stored in the frame header."""
+
+    I = 0  # noqa: E741
+    P = 1
+    B = 2
+    B_BI = 3
+
+    @property
+    def label(self) -> str:
+        return FRAME_TYPE_LABELS[self]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileHeader:
+    """The 64-byte file header (FORMAT.md section 3); fields in file order."""
+
+    version_major: int = VERSION[0]
+    version_minor: int = VERSION[1]
+    flags: int = 0
+    width: int
+    height: int
+    fps_num: int = 30
+    fps_den: int = 1
+    total_frames: int = 0
+    gop_size: int = 0
+    quality: int = 4
+    colour_space: int = 0
+    bit_depth: int = 8
+    model_hash: bytes = bytes(4)
+    index_offset: int = 0
+    latent_channels: int = 0
+    hyperprior_channels: int = 0
+
+    @property
+    def fps(self) -> float:
+        return self.fps_num / self.fps_den
+
+    def problem(self) -> Problem | None:
+        """The first rule of FORMAT.md section 3 this header breaks, or None."""
+        if self.version_major != VERSION[0]:
+            v = f"{self.version_major}.{self.version_minor}"
+            return f"unsupported version {v} (this reader knows {VERSION[0]}.x)", 6
+        for name, value, lo, hi, at in (
+            ("width", self.width, 1, MAX_DIMENSION, 12),
+            ("height", self.height, 1, MAX_DIMENSION, 14),
+            ("frame-rate numerator", self.fps_num, 1, 0xFFFF, 16),
+            ("frame-rate denominator", self.fps_den, 1, 0xFFFF, 18),
+            ("quality level", self.quality, 1, 8, 25),
+            ("colour space", self.colour_space, 0, len(COLOUR_SPACES) - 1, 26),
+            ("bit depth", self.bit_depth, 1, 16, 27),
+            ("latent channels", self.latent_channels, 0, MAX_CHANNELS, 40),
+            ("hyperprior channels", self.hyperprior_channels, 0, MAX_CHANNELS, 44),
+        ):
+            if not lo <= value <= hi:
+                return f"{name} {value} outside {lo}..{hi}", at
+        if not isinstance(self.model_hash, bytes) or len(self.model_hash) != 4:
+            return f"model hash must be 4 bytes, got {self.model_hash!r}", 28
+        return None
+
+    def pack(self) -> bytes:
+        """The 64 header bytes; ValueError if a field is out of range."""
+        problem = self.problem()
+        if problem is not None:
+            raise ValueError(f"invalid file header: {problem[0]}")
+        try:
+            return _FILE.pack(MAGIC, *astuple(self), bytes(16))
+        except struct.error as e:
+            raise ValueError(f"invalid file header: {e}") from None
+
+    @classmethod
+    def unpack(cls, data: bytes) -> FileHeader:
+        """Parse and check the header at the start of ``data``."""
+        if data[: len(MAGIC)] != MAGIC[: len(data)]:
+            raise ZVC69FormatError(f"not a ZVC69 file: magic is {bytes(data[:6])!r}", 0)
+        if len(data) < FILE_HEADER_SIZE:
+            raise TruncatedError(f"file header needs 64 bytes, the file has {len(data)}", 0)
+        values = _FILE.unpack_from(data)[1:-1]
+        header = cls(**dict(zip(_FIELD_NAMES, values, strict=True)))
+        problem = header.problem()
+        if problem is not None:
+            raise ZVC69FormatError(f"bad file header: {problem[0]}", problem[1])
+        return header
+
+
+@dataclass(frozen=True, kw_only=True)
+class FrameHeader:
+    """The 32-byte header in front of every frame payload (FORMAT.md section 4)."""
+
+    frame_type: FrameType
+    temporal_layer: int = 0
+    ref_flags: int = 0
+    payload_size: int
+    pts: int = 0
+    dts: int = 0
+    qp_offset: int = 0
+    crc: int
+
+    @property
+    def label(self) -> str:
+        return FRAME_TYPE_LABELS[self.frame_type]
+
+    def pack(self) -> bytes:
+        """The 32 header bytes; ValueError if a field is out of range."""
+        try:
+            return _FRAME.pack(FrameType(self.frame_type), *astuple(self)[1:], bytes(4))
+        except struct.error as e:
+            raise ValueError(f"invalid frame header: {e}") from None
+
+    @staticmethod
+    def problem(data: bytes) -> Problem | None:
+        """Why these 32 bytes are not a well formed frame header, or None."""
+        if len(data) < FRAME_HEADER_SIZE:
+            return f"incomplete frame header ({len(data)} of 32 bytes)", 0
+        if data[0] >= len(FrameType):
+            return f"bad frame type {data[0]}", 0
+        if any(data[28:32]):
+            return f"non-zero reserved bytes {bytes(data[28:32]).hex()} in frame header", 28
+        return None
+
+    @classmethod
+    def unpack(cls, data: bytes, offset: int) -> FrameHeader:
+        """Parse a frame header found at file ``offset`` (used in error messages)."""
+        problem = cls.problem(data)
+        if problem is not None:
+            error = TruncatedError if len(data) < FRAME_HEADER_SIZE else ZVC69FormatError
+            raise error(problem[0], offset + problem[1])
+        t, *values, _ = _FRAME.unpack_from(data)
+        return cls(frame_type=FrameType(t), **dict(zip(_FRAME_FIELDS, values, strict=True)))
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(FileHeader))
+_FRAME_FIELDS = tuple(f.name for f in fields(FrameHeader))[1:]
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One 16-byte index entry (FORMAT.md section 5)."""
+
+    frame_number: int
+    offset: int
+    flags: int = 0
+
+    @property
+    def keyframe(self) -> bool:
+        return bool(self.flags & IS_KEYFRAME)
+
+    @property
+    def reference(self) -> bool:
+        return bool(self.flags & IS_REFERENCE)
+
+
+class ContainerWriter:
+    """Streams frames to ``<path>.partial``; ``close()`` adds the index and renames atomically.
+
+    As a context manager, an exception in the block (KeyboardInterrupt included) finalises the
+    frames written so far and is then re-raised.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], header: FileHeader) -> None:
+        self.path = Path(path)
+        self.partial_path = self.path.with_name(self.path.name + ".partial")
+        self._header = replace(
+            header,
+            version_major=VERSION[0],
+            version_minor=VERSION[1],
+            flags=header.flags & ~HAS_INDEX,
+            total_frames=0,
+            index_offset=0,
+        )
+        first = self._header.pack()  # validate before touching the disk
+        self._flags = self._header.flags
+        self._index: list[IndexEntry] = []
+        self._pos = FILE_HEADER_SIZE
+        self._done = False
+        self._file: BinaryIO | None = open(self.partial_path, "wb")  # noqa: SIM115
+        self._file.write(first)
+
+    @property
+    def frames_written(self) -> int:
+        return len(self._index)
+
+    def write_frame(
+        self,
+        frame_type: int,
+        payload: bytes | bytearray | memoryview,
+        pts: int,
+        dts: int,
+        keyframe: bool,
+        reference: bool = True,
+        temporal_layer: int = 0,
+        ref_flags: int = 0,
+        qp_offset: int = 0,
+    ) -> int:
+        """Append one frame; returns its frame number."""
+        if self._file is None:
+            raise ValueError(f"{self.partial_path}: writer is closed")
+        if frame_type not in tuple(FrameType):
+            raise ValueError(f"bad frame type {frame_type!r}")
+        if keyframe and frame_type != FrameType.I:
+            raise ValueError("only I frames can be keyframes")
+        size = memoryview(payload).nbytes
+        fh = FrameHeader(
+            frame_type=FrameType(frame_type),
+            temporal_layer=temporal_layer,
+            ref_flags=ref_flags,
+            payload_size=size,
+            pts=pts,
+            dts=dts,
+            qp_offset=qp_offset,
+            crc=crc16(payload),
+        )
+        self._file.write(fh.pack())
+        self._file.write(payload)
+        n = len(self._index)
+        flags = (IS_KEYFRAME if keyframe else 0) | (IS_REFERENCE if reference else 0)
+        self._index.append(IndexEntry(n, self._pos, flags))
+        self._pos += FRAME_HEADER_SIZE + size
+        if frame_type in (FrameType.B, FrameType.B_BI):
+            self._flags |= HAS_B_FRAMES
+        return n
+
+    def flush(self) -> None:
+        """Push written frames to the OS, so that readers of the ``.partial`` file see them."""
+        if self._file is not None:
+            self._file.flush()
+
+    def close(self) -> Path:
+        """Write the index, patch the file header, rename onto the final name; idempotent."""
+        if self._done:
+            return self.path
+        f = self._file
+        if f is None:
+            raise ValueError(f"{self.partial_path}: writer was aborted")
+        try:
+            f.seek(self._pos)  # drop a frame cut short by an exception inside write_frame
+            f.truncate()
+            f.write(b"".join(_ENTRY.pack(e.frame_number, e.offset, e.flags) for e in self._index))
+            header = replace(
+                self._header,
+                flags=self._flags | HAS_INDEX,
+                total_frames=len(self._index),
+                index_offset=self._pos,
+            )
+            f.seek(0)
+            f.write(header.pack())
+            f.flush()
+            os.fsync(f.fileno())
+        finally:
+            f.close()
+            self._file = None
+        os.replace(self.partial_path, self.path)
+        self._done = True
+        return self.path
+
+    def abort(self, keep: bool = False) -> None:
+        """Stop writing: keep=True finalises the frames so far (if any), keep=False discards.
+
+        If finalising fails, the ``.partial`` file is left for a reader to recover.
+        """
+        if self._done:
+            return
+        if keep and self._index:
+            if self._file is not None:
+                self.close()
+            return
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self.partial_path.unlink(missing_ok=True)
+
+    def __enter__(self) -> ContainerWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort(keep=True)
+
+
+@dataclass
+class _Chain:
+    """Result of following frame headers from offset 64."""
+
+    offsets: list[int]
+    types: list[FrameType]
+    stop: int  # where the scan ended
+    reason: str | None  # why it ended early (None: at the index offset or end of file)
+
+
+def _text(message: str, offset: int | None) -> str:
+    """How ZVC69FormatError words a problem."""
+    return str(ZVC69FormatError(message, offset))
+
+
+class ContainerReader:
+    """Random access to the frames of a .zvc69 file, recovering a missing or damaged index.
+
+    ``damage`` says what was wrong (None for an intact file) and ``index_rebuilt`` whether the
+    index was rebuilt by scanning; with ``strict=True`` any damage raises instead.
+    """
+
+    header: FileHeader
+    index: list[IndexEntry]
+    file_size: int
+
+    def __init__(self, path: str | os.PathLike[str], strict: bool = False) -> None:
+        self.path = Path(path)
+        self.index_rebuilt = False
+        self.damage: str | None = None
+        self._file: BinaryIO = open(self.path, "rb", buffering=0)  # noqa: SIM115
+        try:
+            self._open(strict)
+        except BaseException:
+            self._file.close()
+            raise
+
+    def _read_at(self, offset: int, size: int) -> bytes:
+        self._file.seek(offset)
+        chunks = []
+        while size > 0:
+            chunk = self._file.read(size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+
+    def _open(self, strict: bool) -> None:
+        self.file_size = size = os.fstat(self._file.fileno()).st_size
+        if size == 0:
+            raise TruncatedError("empty file, no ZVC69 file header", 0)
+        self.header = FileHeader.unpack(self._read_at(0, FILE_HEADER_SIZE))
+        index, index_problem = self._load_index()
+        chain = self._scan()
+        problems: list[tuple[str, int | None]] = []  # (what, offset): the first one for strict
+        notes: list[str] = []  # for self.damage
+        if (
+            index is not None
+            and chain.reason is None
+            and chain.offsets == [e.offset for e in index]
+        ):
+            self._use(index, self.header.index_offset)
+        elif index is not None and chain.reason is not None:
+            self._use(index, self.header.index_offset)
+            problems.append((f"frame header chain broken by {chain.reason}", chain.stop))
+            notes.append(f"{_text(*problems[0])}; using the index")
+        else:
+            if index_problem is None:
+                assert index is not None
+                index_problem = self._mismatch(index, chain.offsets)
+            problems.append(index_problem)
+            n = len(chain.offsets)
+            notes.append(f"{_text(*index_problem)}: rebuilt by scanning {n} frame headers")
+            if chain.reason is not None:
+                trailing = f"trailing {size - chain.stop} bytes of {chain.reason} ignored"
+                problems.append((trailing, chain.stop))
+                notes.append(_text(trailing, chain.stop))
+            self._rebuild(chain)
+        if problems and strict:
+            raise ZVC69FormatError(*problems[0])
+        self.damage = "; ".join(notes) or None
+
+    def _load_index(self) -> tuple[list[IndexEntry] | None, tuple[str, int | None] | None]:
+        """The index if it passes rules 1-4 of FORMAT.md section 5, else why not."""
+        h, size = self.header, self.file_size
+        x, n = h.index_offset, h.total_frames
+        if not h.flags & HAS_INDEX:
+            if x == 0:
+                return None, ("index missing", None)
+            return None, (f"index offset {x} set but HAS_INDEX flag clear", 8)
+        if x < FILE_HEADER_SIZE or x + INDEX_ENTRY_SIZE * n != size:
+            end = x + INDEX_ENTRY_SIZE * n
+            return None, (f"index of {n} entries at {x} would end at {end}, file has {size}", 32)
+        if n == 0 and x != FILE_HEADER_SIZE:
+            return None, (f"empty index but frame data from 64 to {x}", 32)
+        raw = self._read_at(x, INDEX_ENTRY_SIZE * n)
+        entries: list[IndexEntry] = []
+        lowest = FILE_HEADER_SIZE
+        for i, (num, off, flags) in enumerate(_ENTRY.iter_unpack(raw)):
+            at = x + INDEX_ENTRY_SIZE * i
+            if num != i:
+                return None, (f"index entry {i} has frame number {num}", at)
+            if (i == 0 and off != FILE_HEADER_SIZE) or off < lowest:
+                return None, (f"index entry {i} offset {off} out of order", at + 4)
+            if off + FRAME_HEADER_SIZE > x:
+                return None, (f"index entry {i} offset {off} points past the frames", at + 4)
+            lowest = off + FRAME_HEADER_SIZE
+            entries.append(IndexEntry(num, off, flags))
+        return entries, None
+
+    def _scan(self) -> _Chain:
+        """Follow frame headers from offset 64 (FORMAT.md section 8)."""
+        pos, end, stop_at = FILE_HEADER_SIZE, self.file_size, self.header.index_offset
+        chain = _Chain([], [], pos, None)
+        while pos < end and pos != stop_at:
+            raw = self._read_at(pos, FRAME_HEADER_SIZE)
+            problem = FrameHeader.problem(raw)
+            if problem is not None:
+                chain.reason = (
+                    problem[0]
+                    if len(raw) < FRAME_HEADER_SIZE
+                    else (f"data that is not a frame header ({problem[0]})")
+                )
+                break
+            size = int.from_bytes(raw[4:8], "little")
+            if pos + FRAME_HEADER_SIZE + size > end:
+                chain.reason = f"an incomplete frame (payload of {size} bytes)"
+                break
+            chain.offsets.append(pos)
+            chain.types.append(FrameType(raw[0]))
+            pos += FRAME_HEADER_SIZE + size
+        chain.stop = pos
+        return chain
+
+    def _mismatch(self, index: list[IndexEntry], offsets: list[int]) -> tuple[str, int]:
+        x = self.header.index_offset
+        for i, (entry, off) in enumerate(zip(index, offsets, strict=False)):
+            if entry.offset != off:
+                return f"index entry {i} offset {entry.offset} disagrees with frame headers", (
+                    x + INDEX_ENTRY_SIZE * i + 4
+                )
+        return f"index lists {len(index)} frames, frame headers {len(offsets)}", 20
+
+    def _use(self, index: list[IndexEntry], data_end: int) -> None:
+        self.index = index
+        self._ends = [e.offset for e in index[1:]] + [data_end] if index else []
+        self._keyframes = [e.frame_number for e in index if e.keyframe]
+
+    def _rebuild(self, chain: _Chain) -> None:
+        flags = [IS_REFERENCE | (IS_KEYFRAME if t == FrameType.I else 0) for t in chain.types]
+        self.index_rebuilt = True
+        self._use(
+            [
+                IndexEntry(i, o, f)
+                for i, (o, f) in enumerate(zip(chain.offsets, flags, strict=True))
+            ],
+            chain.stop,
+        )
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def _entry(self, n: int) -> IndexEntry:
+        if not 0 <= n < len(self.index):
+            raise IndexError(f"frame {n} out of range: the file has {len(self.index)} frames")
+        return self.index[n]
+
+    def read_frame_header(self, n: int) -> FrameHeader:
+        """Header of frame ``n`` (checked against the index), without reading the payload."""
+        entry = self._entry(n)
+        fh = FrameHeader.unpack(self._read_at(entry.offset, FRAME_HEADER_SIZE), entry.offset)
+        end = entry.offset + FRAME_HEADER_SIZE + fh.payload_size
+        if end != self._ends[n]:
+            raise ZVC69FormatError(
+                f"frame {n}: payload size {fh.payload_size} ends at {end}, "
+                f"the next structure starts at {self._ends[n]}",
+                entry.offset + 4,
+            )
+        return fh
+
+    def read_frame(self, n: int) -> tuple[FrameHeader, bytes]:
+        """Header and payload of frame ``n``; CRCMismatchError if the payload is damaged."""
+        fh = self.read_frame_header(n)
+        at = self.index[n].offset + FRAME_HEADER_SIZE
+        payload = self._read_at(at, fh.payload_size)
+        if len(payload) != fh.payload_size:
+            raise TruncatedError(f"frame {n}: payload cut short", at + len(payload))
+        crc = crc16(payload)
+        if crc != fh.crc:
+            raise CRCMismatchError(
+                f"frame {n}: payload CRC-16 {crc:04x} does not match {fh.crc:04x}", at
+            )
+        return fh, payload
+
+    def keyframe_before(self, n: int) -> int:
+        """The last keyframe at or before frame ``n``."""
+        entry = self._entry(n)
+        i = bisect_right(self._keyframes, n)
+        if i == 0:
+            raise ZVC69FormatError(f"no keyframe at or before frame {n}", entry.offset)
+        return self._keyframes[i - 1]
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> ContainerReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
