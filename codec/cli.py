@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from codec import __version__
+from codec import __version__, cli_codec
 from codec.errors import ZVC69Error
 
 PROG = "zvc69"
@@ -49,6 +49,12 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Command] = {
     "info": Command("show what is inside a .zvc69 file", _info_arguments, cmd_info),
+    "encode": Command("encode a video or image file into a .zvc69 stream",
+                      cli_codec.encode_arguments, cli_codec.cmd_encode),
+    "decode": Command("decode a .zvc69 stream to a video file or PNG frames",
+                      cli_codec.decode_arguments, cli_codec.cmd_decode),
+    "demo": Command("encode and decode the built-in demo source and print the figures",
+                    cli_codec.demo_arguments, cli_codec.cmd_demo),
 }
 
 

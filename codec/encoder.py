@@ -31,7 +31,8 @@ from .stats import FrameStats
 from .warp import warp
 
 MAX_DIMENSION = 16384
-SCENE_CUT_MAE = 0.12  # mean absolute prediction error (0..1) above which a P-frame becomes an I
+SCENE_CUT_HIST = 0.5  # L1 distance of source luma histograms (0..2) that marks a scene cut
+SCENE_CUT_MAE = 0.25  # mean absolute prediction error (0..1) that always forces an I-frame
 RD_SKIP_FROM = list(PRESETS).index("medium")  # presets from here on try skips by synthesis
 
 
@@ -39,6 +40,12 @@ def luma_psnr(a: np.ndarray, b: np.ndarray) -> float:
     d = (luma(a) - luma(b)) * 255.0
     mse = float(np.mean(d.astype(np.float64) ** 2))
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def luma_histogram(frame: np.ndarray) -> np.ndarray:
+    """Normalised 32-bin luma histogram."""
+    h = np.bincount((luma(frame) * 31.999).astype(np.int32).ravel(), minlength=32)
+    return h / max(1, h.sum())
 
 
 def stats_path(path: Path) -> Path:
@@ -101,6 +108,7 @@ class StreamEncoder:
         self.writer = ContainerWriter(self.path, header)
         self.stats: list[FrameStats] = []
         self._ref: np.ndarray | None = None
+        self._hist: np.ndarray | None = None
         self._since_key = 0
 
     @property
@@ -113,14 +121,21 @@ class StreamEncoder:
         n = len(self.stats)
         prof = Profiler()
         key = self._ref is None or self._since_key >= self.gop
+        hist = luma_histogram(frame)
+        cut = False
+        if self.scene_cut and not key and self._hist is not None:
+            cut = float(np.abs(hist - self._hist).sum()) > SCENE_CUT_HIST
+            key = cut
+        self._hist = hist
         st: FrameStats | None = None
         if not key:
             payload, recon, st = self._encode_p(frame, n, prof)
-            if st is None:  # scene cut
-                key = True
+            if st is None:  # prediction failed: scene cut
+                key = cut = True
         if key:
             payload, recon, st = self._encode_i(frame, n, prof)
         assert st is not None
+        st.scene_cut = cut
         with prof.stage("io"):
             pts = round(n * 90000 / self.fps)
             self.writer.write_frame(FrameType.I if key else FrameType.P, payload, pts, pts,

@@ -1,0 +1,99 @@
+"""What the app (and scripts) use of the codec: encode a source, preview a setting, decode.
+
+`StreamEncoder` and `StreamDecoder` are re-exported from their modules. Loaded networks are
+shared per execution setting (`shared_codecs`), so opening many streams loads them once.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .backend import Backend
+from .decoder import StreamDecoder
+from .encoder import Codecs, StreamEncoder
+from .errors import ZVC69Error
+from .models import load_models
+from .stats import FrameStats
+
+__all__ = ["StreamDecoder", "StreamEncoder", "encode_file", "encode_preview", "shared_codecs",
+           "open_decoder"]
+
+Progress = Callable[[int, int | None, np.ndarray, np.ndarray, FrameStats], None]
+
+
+@lru_cache(maxsize=4)
+def shared_codecs(device: str = "auto", threads: int | None = None,
+                  graph_opt: str = "all") -> Codecs:
+    """The shipped model set loaded once per execution setting (sessions are thread-safe)."""
+    return Codecs(load_models(), Backend(device, threads, graph_opt))
+
+
+def open_decoder(path: str | Path, device: str = "auto",
+                 threads: int | None = None) -> StreamDecoder:
+    """A StreamDecoder on the shared networks."""
+    return StreamDecoder(path, codecs=shared_codecs(device, threads))
+
+
+def encode_file(source: str, out_path: str | Path, quality: int = 4, preset: str = "medium",
+                gop: int = 32, frames: int | None = None, scale: tuple[int, int] | None = None,
+                progress: Progress | None = None, cancel: threading.Event | None = None,
+                keep_on_cancel: bool = True, device: str = "auto", threads: int | None = None,
+                graph_opt: str = "all", start: int = 0) -> Path | None:
+    """Encode `source` (a path PyAV opens, an image, or 'demo[:WxH]') into `out_path`.
+
+    progress(n, total, source_frame, recon, stats) is called after every frame. When `cancel`
+    is set, stops: keep_on_cancel leaves a valid file of the frames done (returned), otherwise
+    removes it (returns None). Ctrl-C finalises the frames done and re-raises.
+    """
+    from .media import open_any
+
+    codecs = shared_codecs(device, threads, graph_opt)
+    with open_any(source, scale=scale, frames=frames, start=start) as src:
+        total = src.frame_count if frames is None else min(frames, src.frame_count or frames)
+        enc = StreamEncoder(out_path, src.width, src.height, src.fps, quality, preset, gop,
+                            total_frames=0, codecs=codecs)
+        try:
+            for frame in src:
+                if cancel is not None and cancel.is_set():
+                    enc.abort(keep=keep_on_cancel)
+                    return enc.path if keep_on_cancel and enc.frames_done else None
+                recon, st = enc.encode(frame)
+                if progress is not None:
+                    progress(enc.frames_done, total, frame, recon, st)
+        except BaseException:
+            enc.abort(keep=True)
+            raise
+        if enc.frames_done == 0:
+            enc.abort(keep=False)
+            raise ZVC69Error(f"{source}: no frame could be read")
+        return enc.close()
+
+
+def encode_preview(frames: np.ndarray | list[np.ndarray], quality: int,
+                   preset: str = "medium", device: str = "auto") -> tuple[np.ndarray, FrameStats]:
+    """Encode and decode one frame (an I-frame) or two (I then P): the last one's result.
+
+    The decoded frame comes from a real stream written and read back, so its size and PSNR
+    are what an encode at this setting gives.
+    """
+    seq = [frames] if isinstance(frames, np.ndarray) else list(frames)
+    if not seq:
+        raise ZVC69Error("encode_preview needs at least one frame")
+    h, w = seq[0].shape[:2]
+    codecs = shared_codecs(device)
+    with tempfile.TemporaryDirectory(prefix="zvc69-preview-") as tmp:
+        path = Path(tmp) / "preview.zvc69"
+        with StreamEncoder(path, w, h, quality=quality, preset=preset, gop=len(seq) + 1,
+                           codecs=codecs, scene_cut=False) as enc:
+            for f in seq:
+                _, enc_stats = enc.encode(f)
+        with StreamDecoder(path, codecs=codecs) as dec:
+            frame, st = dec.decode(len(seq) - 1)
+    st.psnr, st.psnr_y = enc_stats.psnr, enc_stats.psnr_y
+    return frame, st

@@ -1,0 +1,114 @@
+"""Video round trips through the real networks, entropy coder and container."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from codec.api import StreamDecoder, shared_codecs
+from codec.errors import ModelMismatchError
+from tests.codec_helpers import encode, pan_clip, static_clip
+
+
+def test_decoder_output_equals_encoder_reconstruction(tmp_path):
+    frames = pan_clip(6, 64, 96)
+    recons, stats = encode(tmp_path / "a.zvc69", frames, gop=4)
+    assert [s.frame_type for s in stats] == ["I", "P", "P", "P", "I", "P"]
+    with StreamDecoder(tmp_path / "a.zvc69", codecs=shared_codecs("cpu")) as dec:
+        assert dec.num_frames == 6
+        for i, (frame, st) in enumerate(dec.frames()):
+            assert np.array_equal(frame, recons[i]), f"frame {i} differs"
+            assert st.frame_type == stats[i].frame_type
+            assert st.size_bytes == stats[i].size_bytes
+
+
+def test_random_access_matches_sequential(tmp_path):
+    frames = pan_clip(7, 64, 64, step=1)
+    recons, _ = encode(tmp_path / "s.zvc69", frames, gop=3)
+    with StreamDecoder(tmp_path / "s.zvc69", codecs=shared_codecs("cpu")) as dec:
+        for n in (5, 2, 6, 0, 4, 4, 1):
+            frame, st = dec.decode(n)
+            assert st.index == n
+            assert np.array_equal(frame, recons[n])
+        assert dec.keyframe_before(5) == 3
+
+
+@pytest.mark.parametrize("clip", [static_clip, pan_clip])
+def test_p_frames_much_smaller_than_i_frames(tmp_path, clip):
+    _, stats = encode(tmp_path / "c.zvc69", clip(4, 64, 96))
+    i_size = stats[0].size_bytes
+    p_sizes = [s.size_bytes for s in stats[1:]]
+    assert all(s.frame_type == "P" for s in stats[1:])
+    assert max(p_sizes) < 0.5 * i_size, (i_size, p_sizes)
+
+
+def test_static_content_is_skipped_and_predicted_exactly(tmp_path):
+    recons, stats = encode(tmp_path / "st.zvc69", static_clip(4, 64, 96), quality=3)
+    for i, st in enumerate(stats[1:], 1):
+        assert np.abs(st.mv).max() == 0
+        # a skipped block with a zero vector is an exact copy of the reference
+        for r, c in zip(*np.nonzero(st.skip), strict=True):
+            blk = np.s_[16 * r : 16 * r + 16, 16 * c : 16 * c + 16]
+            assert np.array_equal(recons[i][blk], recons[i - 1][blk])
+    assert stats[-1].skip.mean() > 0.8, [s.skip.mean() for s in stats[1:]]
+    assert stats[-1].size_bytes < 0.1 * stats[0].size_bytes
+
+
+def test_moving_object_gets_vectors_background_skipped(tmp_path):
+    bg = static_clip(1, 96, 128)[0]
+    obj = pan_clip(1, 32, 32, seed=7)[0]
+    frames = []
+    for i in range(3):
+        f = bg.copy()
+        f[32:64, 16 + 8 * i : 48 + 8 * i] = obj
+        frames.append(f)
+    _, stats = encode(tmp_path / "o.zvc69", frames, quality=3)
+    st = stats[2]
+    assert st.mv is not None and st.mv_block == 16
+    assert np.abs(st.mv[2:4, :]).max() >= 4, st.mv[..., 0]  # rows with the object
+    assert np.abs(st.mv[[0, 5], :]).max() == 0  # background rows stay still
+    assert st.skip[[0, 5], :].mean() > 0.7, st.skip
+
+
+def test_bitrate_rises_monotonically_with_quality(tmp_path):
+    frames = pan_clip(3, 64, 96)
+    sizes = []
+    for q in range(1, 9):
+        _, stats = encode(tmp_path / f"q{q}.zvc69", frames, quality=q)
+        sizes.append(sum(s.size_bytes for s in stats))
+    assert all(a < b for a, b in zip(sizes, sizes[1:], strict=False)), sizes
+
+
+def test_stream_from_other_model_set_is_refused(tmp_path):
+    p = tmp_path / "m.zvc69"
+    encode(p, static_clip(1, 32, 32))
+    data = bytearray(p.read_bytes())
+    data[28] ^= 0xFF  # model hash, FORMAT.md
+    p.write_bytes(bytes(data))
+    with pytest.raises(ModelMismatchError, match="model set"):
+        StreamDecoder(p, codecs=shared_codecs("cpu"))
+
+
+def test_cut_off_stream_keeps_every_complete_frame(tmp_path):
+    p = tmp_path / "cut.zvc69"
+    recons, stats = encode(p, pan_clip(4, 64, 64))
+    data = p.read_bytes()
+    end_of_frame_2 = 64 + sum(s.size_bytes for s in stats[:3])
+    p.write_bytes(data[: end_of_frame_2 + 10])  # index and most of frame 3 gone
+    with StreamDecoder(p, codecs=shared_codecs("cpu")) as dec:
+        assert dec.num_frames == 3
+        assert dec.damage
+        for i, (frame, _) in enumerate(dec.frames()):
+            assert np.array_equal(frame, recons[i])
+
+
+def test_scan_reads_side_information_without_networks(tmp_path):
+    p = tmp_path / "scan.zvc69"
+    _, stats = encode(p, pan_clip(3, 64, 96))
+    with StreamDecoder(p, codecs=shared_codecs("cpu")) as dec:
+        scanned = dec.scan()
+    assert [s.frame_type for s in scanned] == ["I", "P", "P"]
+    for a, b in zip(scanned[1:], stats[1:], strict=True):
+        assert np.array_equal(a.mv, b.mv)
+        assert np.array_equal(a.skip, b.skip)
+        assert a.bits["motion"] == b.bits["motion"]
