@@ -13,27 +13,17 @@ so the graph runs in plain float32 ONNX Conv ops and still gives exact results.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from codec.intnet import Z_CLIP, IntLayer, run_int_layer
+
 from .networks import HyperSynthesis, SubpixelUp
 
 ACC_LIMIT = 2.0**23
-Z_CLIP = 127  # |z_hat| is clipped here before h_s (z is coded exactly up to the escape range)
 OUT_FRAC_BITS = 6  # mean and log-scale come out in units of 1/64
-
-
-@dataclass
-class IntLayer:
-    weight: np.ndarray  # (cout, cin, k, k) integers as float32
-    bias: np.ndarray  # (cout,) integers as float32
-    mult_exp: np.ndarray  # (cout,) int: multiplier is 2**mult_exp
-    lo: float
-    hi: float
-    upsample: bool  # depth-to-space x2 (CRD order) after the layer
 
 
 def _convs(hs: HyperSynthesis) -> list[tuple[nn.Conv2d, bool, bool]]:
@@ -82,24 +72,3 @@ def quantize_hyper_synthesis(hs: HyperSynthesis, z_samples: torch.Tensor) -> lis
         a = run_int_layer(a, layer)
         e_in, a_max = e_out, hi
     return result
-
-
-def run_int_layer(a: np.ndarray, layer: IntLayer) -> np.ndarray:
-    """Reference implementation in float64 (exact on integers): a is the integer input."""
-    w = layer.weight.astype(np.float64)
-    n, cin, h, wd = a.shape
-    k = w.shape[2]
-    p = k // 2
-    ap = np.pad(a, ((0, 0), (0, 0), (p, p), (p, p)))
-    cols = np.empty((n, cin, k, k, h, wd))
-    for dy in range(k):
-        for dx in range(k):
-            cols[:, :, dy, dx] = ap[:, :, dy : dy + h, dx : dx + wd]
-    acc = np.einsum("ncijhw,ocij->nohw", cols, w, optimize=True) + layer.bias[None, :, None, None]
-    out = np.floor(acc * 2.0 ** layer.mult_exp[None, :, None, None] + 0.5)
-    out = np.clip(out, layer.lo, layer.hi)
-    if layer.upsample:
-        c = out.shape[1] // 4
-        out = out.reshape(n, c, 2, 2, h, wd).transpose(0, 1, 4, 2, 5, 3)
-        out = out.reshape(n, c, 2 * h, 2 * wd)
-    return out
