@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from .backend import Backend
 from .container import ContainerReader, FrameHeader, FrameType
 from .encoder import Codecs, stats_path
 from .errors import ModelMismatchError, ZVC69FormatError
+from .hyperprior import Latents
 from .inter import InterPayload
 from .intra import IntraPayload
 from .models import ModelSet, load_models
@@ -28,6 +31,15 @@ from .residual import BLOCK
 from .skip import decode_skip
 from .stats import BIT_PARTS, FrameStats
 from .warp import warp
+
+
+@dataclass
+class _Prepared:
+    stats: FrameStats
+    payload: IntraPayload | InterPayload
+    skip: np.ndarray
+    latents: Latents | None
+    prof: Profiler
 
 
 class StreamDecoder:
@@ -111,26 +123,41 @@ class StreamDecoder:
             out.append(st)
         return out
 
-    def _decode_next(self, n: int) -> tuple[np.ndarray, FrameStats]:
+    def _prepare(self, n: int) -> _Prepared:
+        """Stage 1, independent of the reference: read, parse, entropy-decode the latents."""
         prof = Profiler()
         fh, payload = self._read(n, prof)
         st, p, skip = self._side_info(n, fh, payload, prof)
+        if isinstance(p, IntraPayload):
+            lat = self.codecs.intra.decode_latents(p, self.height, self.width, prof)
+        else:
+            lat = self.codecs.residual.decode_latents(p.z_bytes, p.y_bytes, p.level, skip,
+                                                      self._pad, prof)
+        return _Prepared(st, p, skip, lat, prof)
+
+    def _finish(self, prep: _Prepared) -> tuple[np.ndarray, FrameStats]:
+        """Stage 2: synthesis (and warp for P-frames) on top of the reference."""
+        st, p, prof, n = prep.stats, prep.payload, prep.prof, prep.stats.index
         rows, cols = -(-self.height // BLOCK), -(-self.width // BLOCK)
         if isinstance(p, IntraPayload):
-            frame, lat = self.codecs.intra.decode(p, self.height, self.width, prof)
+            assert prep.latents is not None
+            frame = self.codecs.intra.reconstruct(prep.latents, self.height, self.width, prof)
         else:
             if self._ref is None or self._pos != n - 1:
                 raise ZVC69FormatError(f"frame {n} is a P-frame without its reference frame")
             with prof.stage("warp"):
                 pred = warp(self._ref, st.mv, p.mv_block)
-            coded = self.codecs.residual.decode(p.z_bytes, p.y_bytes, p.level, skip, pred, prof)
-            frame, lat = coded.recon, coded.latents
+            coded = self.codecs.residual.reconstruct(prep.latents, prep.skip, pred, prof)
+            frame = coded.recon
             st.residual_energy = coded.energy[:rows, :cols].copy()
-        if lat is not None:
-            st.bits_per_block = lat.bits_map[:rows, :cols].copy()
+        if prep.latents is not None:
+            st.bits_per_block = prep.latents.bits_map[:rows, :cols].copy()
         st.timings = prof.take()
         self._ref, self._pos = frame, n
         return frame, st
+
+    def _decode_next(self, n: int) -> tuple[np.ndarray, FrameStats]:
+        return self._finish(self._prepare(n))
 
     def decode(self, n: int) -> tuple[np.ndarray, FrameStats]:
         """Frame n, (H, W, 3) uint8 RGB, with its statistics."""
@@ -143,11 +170,26 @@ class StreamDecoder:
             self._decode_next(k)
         return self._decode_next(n)
 
-    def frames(self, start: int = 0, stop: int | None = None
+    def frames(self, start: int = 0, stop: int | None = None, pipelined: bool = True
                ) -> Iterator[tuple[np.ndarray, FrameStats]]:
+        """Frames start..stop-1 in order. Pipelined: a worker thread entropy-decodes frame n+1
+        while this thread runs the synthesis of frame n (ONNX Runtime releases the GIL)."""
         stop = self.num_frames if stop is None else min(stop, self.num_frames)
-        for n in range(start, stop):
-            yield self.decode(n)
+        if start >= stop:
+            return
+        first = self.decode(start)
+        yield first
+        if not pipelined:
+            for n in range(start + 1, stop):
+                yield self.decode(n)
+            return
+        with ThreadPoolExecutor(1, thread_name_prefix="zvc69-entropy") as pool:
+            nxt = pool.submit(self._prepare, start + 1) if start + 1 < stop else None
+            for n in range(start + 1, stop):
+                assert nxt is not None
+                prep = nxt.result()
+                nxt = pool.submit(self._prepare, n + 1) if n + 1 < stop else None
+                yield self._finish(prep)
 
     def encode_stats(self) -> list[FrameStats] | None:
         """The encoder's per-frame statistics (timings, PSNR) if its sidecar file is there."""

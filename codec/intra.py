@@ -75,9 +75,12 @@ class IntraCodec:
         return self.coder.decode_latents(payload.z_bytes, payload.y_bytes, payload.level, shape,
                                          prof)
 
+    def reconstruct(self, lat: Latents, height: int, width: int, prof: Profiler) -> np.ndarray:
+        x_hat = self.coder.synthesize(lat, prof)
+        with prof.stage("from_tensor"):
+            return from_tensor(x_hat, height, width)
+
     def decode(self, payload: IntraPayload, height: int, width: int,
                prof: Profiler) -> tuple[np.ndarray, Latents]:
         lat = self.decode_latents(payload, height, width, prof)
-        x_hat = self.coder.synthesize(lat, prof)
-        with prof.stage("from_tensor"):
-            return from_tensor(x_hat, height, width), lat
+        return self.reconstruct(lat, height, width, prof), lat

@@ -76,15 +76,22 @@ class ResidualCodec:
         return CodedResidual(lat, skip, self._recon(predp, res_hat, skip, h, w),
                              self._energy(res_hat, skip))
 
-    def decode(self, z_bytes: bytes, y_bytes: bytes, level: int, skip: np.ndarray,
-               pred: np.ndarray, prof: Profiler) -> CodedResidual:
+    def decode_latents(self, z_bytes: bytes, y_bytes: bytes, level: int, skip: np.ndarray,
+                       shape: tuple[int, int], prof: Profiler) -> Latents | None:
+        """Entropy decoding only (no reference needed): None when every block is skipped."""
+        if skip.all():
+            return None
+        return self.coder.decode_latents(z_bytes, y_bytes, level, shape, prof, skip)
+
+    def reconstruct(self, lat: Latents | None, skip: np.ndarray, pred: np.ndarray,
+                    prof: Profiler) -> CodedResidual:
+        """Synthesis of decoded latents, added to the prediction (H, W, 3) float32 0..255."""
         h, w = pred.shape[:2]
         with prof.stage("to_tensor"):
             predp = pad_to(pred.transpose(2, 0, 1).astype(np.float32) / 255.0)
-        if skip.all():
+        if lat is None:
             return CodedResidual(None, skip, self._recon(predp, None, skip, h, w),
                                  np.zeros(skip.shape, np.float32))
-        lat = self.coder.decode_latents(z_bytes, y_bytes, level, predp.shape[1:], prof, skip)
         res_hat = self.coder.synthesize(lat, prof)[0]
         return CodedResidual(lat, skip, self._recon(predp, res_hat, skip, h, w),
                              self._energy(res_hat, skip))
