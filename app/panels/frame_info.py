@@ -1,0 +1,87 @@
+"""A table of everything known about the current frame."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
+
+from codec.stats import BIT_PARTS, STAGES, FrameStats
+
+
+def frame_rows(s: FrameStats, timings: dict[str, float] | None = None,
+               psnr_source: float | None = None) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """(label, value, children) rows describing one frame."""
+
+    def opt(v: float | None, fmt: str) -> str:
+        return "—" if v is None else format(v, fmt)
+
+    rows: list[tuple[str, str, list[tuple[str, str]]]] = [
+        ("Frame", str(s.index), []),
+        ("Type", s.frame_type + ("  (keyframe)" if s.keyframe else "")
+         + ("  scene cut" if s.scene_cut else ""), []),
+        ("Size", f"{s.size_bytes:,} B · {s.bits_total / 1000:.1f} kbit", []),
+        ("Quality", str(s.quality) if s.quality else "—", []),
+        ("Resolution", f"{s.width} × {s.height}", []),
+        ("PTS", f"{s.pts}  ({s.pts / 90000:.3f} s)", []),
+    ]
+    total = sum(s.bits.values())
+    bits = [(p, f"{s.bits[p]:,}  ({100 * s.bits[p] / total:.1f}%)")
+            for p in BIT_PARTS if s.bits.get(p)] if total else []
+    bits += [(k, f"{v:,} bits") for k, v in s.bits.items() if k not in BIT_PARTS]
+    rows.append(("Bits by part", f"{total:,}" if total else "—", bits))
+    rows.append(("Skipped blocks", "—" if s.skip_ratio is None
+                 else f"{100 * s.skip_ratio:.1f}%", []))
+    rows.append(("Residual energy", opt(s.mean_residual_energy, ".4g"), []))
+    if s.mv is not None and s.mv.size:
+        mag = (s.mv[..., 0] ** 2 + s.mv[..., 1] ** 2) ** 0.5
+        rows.append(("Motion |mv|", f"mean {float(mag.mean()):.2f} · max {float(mag.max()):.2f} px",
+                     []))
+    rows.append(("Block size", f"{s.block_size} px", []))
+    rows.append(("PSNR (encoder)", opt(s.psnr, ".2f") + (" dB" if s.psnr is not None else ""),
+                 []))
+    if psnr_source is not None:
+        rows.append(("PSNR (vs source)", f"{psnr_source:.2f} dB", []))
+    t = timings if timings is not None else s.timings
+    if t:
+        order = [k for k in STAGES if k in t] + sorted(set(t) - set(STAGES))
+        rows.append(("Decode time", f"{sum(t.values()):.1f} ms",
+                     [(k, f"{t[k]:.2f} ms") for k in order]))
+    return rows
+
+
+class FrameInfoPanel(QTreeWidget):
+    """Field/value tree of the current frame's FrameStats."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setColumnCount(2)
+        self.setHeaderLabels(["Field", "Value"])
+        self.setRootIsDecorated(True)
+        self.setUniformRowHeights(True)
+        self.setAlternatingRowColors(True)
+        self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.header().setStretchLastSection(True)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self._expanded: set[str] = {"Bits by part"}
+        self.show_empty()
+
+    def show_empty(self) -> None:
+        self.clear()
+        QTreeWidgetItem(self, ["No frame", "open a stream to see its frame statistics"])
+
+    def show_frame(self, s: FrameStats, timings: dict[str, float] | None = None,
+                   psnr_source: float | None = None) -> None:
+        for i in range(self.topLevelItemCount()):
+            item = self.topLevelItem(i)
+            if item.childCount():
+                (self._expanded.add if item.isExpanded() else self._expanded.discard)(
+                    item.text(0))
+        self.setUpdatesEnabled(False)
+        self.clear()
+        for label, value, children in frame_rows(s, timings, psnr_source):
+            item = QTreeWidgetItem(self, [label, value])
+            for k, v in children:
+                QTreeWidgetItem(item, [k, v])
+            if children and label in self._expanded:
+                item.setExpanded(True)
+        self.setUpdatesEnabled(True)

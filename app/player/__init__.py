@@ -1,0 +1,1 @@
+"""Decoding off the UI thread: frame sources, frame cache, workers, playback controller."""

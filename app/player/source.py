@@ -1,0 +1,120 @@
+"""The frame-source interface the player depends on: the methods of codec.api.StreamDecoder.
+
+Every worker thread makes its own source through a `SourceFactory` (StreamDecoder is not
+thread-safe), so tests and the app can plug in anything with these methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from codec.errors import ZVC69Error
+from codec.stats import FrameStats
+
+
+@runtime_checkable
+class FrameSource(Protocol):
+    """What the player needs from a decoder (a subset of codec.api.StreamDecoder)."""
+
+    width: int
+    height: int
+    fps: Fraction
+    num_frames: int
+    damage: str | None
+
+    def scan(self) -> list[FrameStats]: ...
+
+    def keyframe_before(self, n: int) -> int: ...
+
+    def decode(self, n: int) -> tuple[np.ndarray, FrameStats]: ...
+
+    def encode_stats(self) -> list[FrameStats] | None: ...
+
+    def close(self) -> None: ...
+
+
+SourceFactory = Callable[[], FrameSource]
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """What the UI knows about an open stream once its header has been read."""
+
+    label: str  # file name or a description
+    width: int
+    height: int
+    fps: Fraction
+    num_frames: int
+    damage: str | None = None
+    path: Path | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def frame_bytes(self) -> int:
+        return self.width * self.height * 3
+
+
+def info_of(source: FrameSource, label: str, path: Path | None = None) -> StreamInfo:
+    """Read the header fields of an open source."""
+    fps = Fraction(source.fps) if source.fps else Fraction(25)
+    extra: dict[str, str] = {}
+    header = getattr(source, "header", None)
+    if header is not None:
+        major, minor = getattr(header, "version_major", None), getattr(header, "version_minor", 0)
+        if major is not None:
+            extra["format"] = f"{major}.{minor}"
+        for key, label in (("quality", "quality"), ("gop_size", "GOP")):
+            value = getattr(header, key, None)
+            if value:
+                extra[label] = str(value)
+        model = getattr(header, "model_hash", None)
+        if isinstance(model, bytes | bytearray):
+            extra["model"] = model.hex()
+    return StreamInfo(
+        label=label,
+        width=int(source.width),
+        height=int(source.height),
+        fps=fps,
+        num_frames=int(source.num_frames),
+        damage=getattr(source, "damage", None),
+        path=path,
+        extra=extra,
+    )
+
+
+def stream_factory(path: str | Path) -> SourceFactory:
+    """A factory that opens `path` with codec.api.StreamDecoder (imported when first used)."""
+    path = Path(path)
+
+    def make() -> FrameSource:
+        from codec.api import StreamDecoder
+
+        return StreamDecoder(path)
+
+    return make
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line message for the user; never a traceback."""
+    if isinstance(exc, ZVC69Error):
+        return str(exc) or type(exc).__name__
+    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").startswith("codec"):
+        return f"The ZVC69 codec is not available in this installation ({exc.name} is missing)."
+    if isinstance(exc, FileNotFoundError):
+        return f"File not found: {exc.filename or exc}"
+    if isinstance(exc, PermissionError):
+        return f"Permission denied: {exc.filename or exc}"
+    if isinstance(exc, IsADirectoryError):
+        return f"Is a directory, not a stream: {exc.filename or exc}"
+    if isinstance(exc, OSError):
+        return f"Cannot read the file: {exc.strerror or exc}"
+    if isinstance(exc, MemoryError):
+        return "Out of memory while decoding."
+    text = str(exc).strip().splitlines()
+    return f"Unexpected decoder error ({type(exc).__name__}): {text[0] if text else 'no details'}"

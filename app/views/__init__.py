@@ -1,0 +1,1 @@
+"""The frame view, its analysis overlays, the timeline and the overlay controls."""

@@ -1,0 +1,108 @@
+"""ZVC69 Studio pure-logic units: frame cache, export, time codes, command line, colour maps."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from app.export import stats_rows, write_stats
+from app.main import main, parse_overlays, parse_size
+from app.panels.frame_size import bitrate_kbps
+from app.player.cache import MB, FrameCache
+from app.player.synthetic import SyntheticSource
+from app.timecode import format_bytes, timecode
+from app.views import colormaps as cm
+from codec.stats import FrameStats
+
+
+def _frame(n: int, nbytes: int = MB // 4) -> tuple[np.ndarray, FrameStats]:
+    side = int(math.sqrt(nbytes // 3))
+    return np.zeros((side, side, 3), np.uint8), FrameStats(n, "P", side, side)
+
+
+def test_cache_stays_within_its_megabytes():
+    cache = FrameCache(capacity_mb=1.0)
+    for n in range(20):
+        cache.put(n, *_frame(n))
+        assert cache.used_bytes <= cache.capacity_bytes
+    assert 0 < len(cache) <= 4
+    assert cache.indices() == [16, 17, 18, 19]  # least recently used went first
+
+
+def test_cache_keeps_the_focus_window_and_reports_runs():
+    cache = FrameCache(capacity_mb=1.0)
+    cache.set_focus(10, 13)
+    for n in (10, 11, 12):
+        cache.put(n, *_frame(n))
+    for n in (0, 1, 2, 3):  # outside the focus: these are evicted first
+        cache.put(n, *_frame(n))
+    assert {10, 11, 12} <= set(cache.indices())
+    assert cache.ahead(10) == 2 and cache.ahead(12) == 0
+    assert cache.ranges()[-1] == (10, 13)
+    cache.set_capacity_mb(0.3)
+    assert len(cache) == 1 and cache.used_bytes <= cache.capacity_bytes
+
+
+def test_export_csv_and_json_hold_every_summary_field(tmp_path):
+    src = SyntheticSource(num_frames=6, gop=3)
+    stats = [src.decode(n)[1] for n in range(6)]
+    rows = stats_rows(stats, psnr_source={0: 40.0, 1: math.inf})
+    csv_path = write_stats(tmp_path / "s.csv", rows)
+    with csv_path.open() as f:
+        table = list(csv.DictReader(f))
+    assert [r["index"] for r in table] == [str(n) for n in range(6)]
+    assert table[0]["type"] == "I" and table[1]["type"] == "P"
+    assert "ms_synthesis" in table[0] and "bits_latent" in table[0]
+    assert table[0]["psnr_source"] == "40.0" and table[2]["psnr_source"] == ""
+    doc = json.loads(write_stats(tmp_path / "s.json", rows, {"fps": "25"}).read_text())
+    assert doc["stream"] == {"fps": "25"}
+    assert doc["frames"][1]["psnr_source"] == "inf"  # JSON has no infinity
+    assert doc["frames"][4]["skip_ratio"] == pytest.approx(stats[4].skip_ratio)
+
+
+def test_timecode_and_sizes():
+    assert timecode(0, Fraction(25)) == "00:00:00.000"
+    assert timecode(3 * 3600 * 25 + 61 * 25 + 5, Fraction(25)) == "03:01:01.200"
+    assert timecode(1001, Fraction(30000, 1001)) == "00:00:33.400"
+    assert format_bytes(512) == "512 B" and format_bytes(3 * MB) == "3.0 MB"
+
+
+def test_bitrate_is_a_one_second_window():
+    bits = np.full(50, 1000.0)
+    assert np.allclose(bitrate_kbps(bits, 25.0), 25.0)  # 1000 bits * 25 fps = 25 kbit/s
+    bits[10] = 26000.0  # one big frame: 24 * 1000 + 26000 bits in the second around it
+    rate = bitrate_kbps(bits, 25.0)
+    assert rate[10] == pytest.approx(50.0) and rate[45] == pytest.approx(25.0)
+
+
+def test_heatmap_colours_and_vector_bins():
+    rgba = cm.heat_rgba(np.array([[0.0, 5.0, 10.0, np.nan]]), vmax=10.0)
+    assert rgba.shape == (1, 4, 4) and rgba.dtype == np.uint8
+    assert rgba[0, 0, 3] < rgba[0, 1, 3] < rgba[0, 2, 3]  # low values are more transparent
+    assert tuple(rgba[0, 3]) == tuple(rgba[0, 0])
+    bins = cm.direction_bin(np.array([1.0, 0.0, -1.0, 0.0]), np.array([0.0, -1.0, 0.0, 1.0]))
+    assert list(bins) == [0, 3, 6, 9]  # right, up (y down), left, down
+    assert list(cm.magnitude_bin(np.array([0.0, 5.0, 99.0]), 10.0)) == [0, 4, 7]
+
+
+def test_command_line_parsing():
+    assert parse_overlays("mv, skip,grid") == ["mv", "skip", "grid"]
+    with pytest.raises(ValueError, match="unknown overlay foo"):
+        parse_overlays("mv,foo")
+    assert parse_size("800x600") == (800, 600)
+    with pytest.raises(ValueError):
+        parse_size("huge")
+
+
+def test_without_a_display_the_app_says_so(monkeypatch, capsys):
+    for key in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setattr("sys.platform", "linux")
+    assert main(["some.zvc69"]) == 2
+    err = capsys.readouterr().err
+    assert "no display" in err and "--screenshot" in err
