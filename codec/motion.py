@@ -1,0 +1,352 @@
+"""Motion estimation: hierarchical block matching on luma, vectorised over all blocks.
+
+Algorithm (per P-frame, encoder only; the decoder never runs it):
+
+1. Both frames are edge-padded to a multiple of ``block << (levels - 1)`` and reduced by 2x2
+   box averaging into a pyramid. Level ``l`` uses blocks of ``max(block >> l, 4)`` pixels, so the
+   block grids of neighbouring levels nest (1:1 or 2:1).
+2. At the top level every integer offset within ``ceil(range / 2**top)`` is tried for all
+   blocks at once: one shifted-reference slice, ``|diff|`` and block sums per offset.
+3. Going down, vectors are doubled and refined ``refine_iters`` times: candidate vectors
+   (neighbour-median predictor, zero, the four neighbours' vectors and, on the first pass,
+   the preset's number of most frequent vectors of the field), then a 3x3 integer step.
+   Per-block reference windows are gathered with one fancy index into a sliding-window view.
+4. At full resolution, half- and then quarter-pel refinement (per preset) with bilinear
+   interpolation (the sampling `codec.warp` uses), evaluated for all blocks at once.
+
+Every decision minimises ``SAD + mv_lambda * bits`` per full-resolution block, where ``bits``
+estimates the cost of coding ``mv - pred`` (``2 * log2(1 + |d|)`` per component, ``d`` in
+quarter pels; ``pred`` is `codec.mvcoding.median_predictor` of the current field), so flat or
+noisy areas settle on smooth, cheap-to-code (usually zero) vectors.
+
+Block sums use BLAS matrix-vector products (by far the fastest row sum in NumPy), so costs may
+differ in the last bits between BLAS builds; only the encoder runs this, and the decoder reads
+the chosen vectors from the stream.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from codec.mvcoding import median_predictor
+from codec.presets import Preset
+
+# BT.601 luma weights (the same as JPEG/JFIF full-range Y), scaled from uint8 to [0, 1].
+_LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32) / np.float32(255.0)
+
+_MIN_BLOCK = 4  # smallest block side used at coarse pyramid levels
+_CLEANUP_PASSES = 2  # final predictor/zero re-tests at full resolution
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 luma (0.299 R + 0.587 G + 0.114 B) of an (H, W, 3) RGB frame, float32 in [0, 1].
+
+    uint8 input is scaled by 1/255; float input is taken to be in [0, 1] already.
+    """
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected (H, W, 3) RGB, got shape {rgb.shape}")
+    x = rgb.astype(np.float32)
+    if rgb.dtype != np.uint8:
+        x *= np.float32(255.0)
+    w = _LUMA_WEIGHTS
+    return x[..., 0] * w[0] + x[..., 1] * w[1] + x[..., 2] * w[2]
+
+
+def _downsample2(img: np.ndarray) -> np.ndarray:
+    """2x2 box average of an image with even sides."""
+    return (img[0::2, 0::2] + img[1::2, 0::2] + img[0::2, 1::2] + img[1::2, 1::2]) * np.float32(
+        0.25
+    )
+
+
+def _blocks(img: np.ndarray, b: int) -> np.ndarray:
+    """(rows*b, cols*b) image -> contiguous (rows*cols, b, b) blocks in raster order."""
+    rows, cols = img.shape[0] // b, img.shape[1] // b
+    return np.ascontiguousarray(img.reshape(rows, b, cols, b).transpose(0, 2, 1, 3)).reshape(
+        rows * cols, b, b
+    )
+
+
+class _Level:
+    """One pyramid level: current-frame blocks, padded reference, block origins, rate weight."""
+
+    def __init__(
+        self, cur: np.ndarray, ref: np.ndarray, b: int, rng: int, shape: tuple[int, int],
+        scale: int, lam: float,
+    ) -> None:  # fmt: skip
+        self.b, self.rng, self.scale = b, rng, scale
+        self.rows, self.cols = shape
+        self.img = np.ascontiguousarray(cur[: self.rows * b, : self.cols * b])
+        self.cur = _blocks(self.img, b)
+        self.pad = rng + 2
+        self.refp = np.pad(ref, self.pad, mode="edge")
+        yy, xx = np.meshgrid(np.arange(self.rows) * b, np.arange(self.cols) * b, indexing="ij")
+        self.y0 = yy.ravel() + self.pad
+        self.x0 = xx.ravel() + self.pad
+        self.area = np.float32(b * b)
+        self.ones = np.ones(b, dtype=np.float32)
+        self.ones_area = np.full(b * b, 1 / self.area, dtype=np.float32)
+        self.lam = np.float32(lam)
+
+    def windows(self, mv: np.ndarray, radius: int) -> np.ndarray:
+        """Reference windows of side b + 2*radius around each block's integer vector (dx, dy)."""
+        size = self.b + 2 * radius
+        view = sliding_window_view(self.refp, (size, size))
+        return view[self.y0 + mv[:, 1] - radius, self.x0 + mv[:, 0] - radius]
+
+    def sad(self, patches: np.ndarray, sel: np.ndarray | None = None) -> np.ndarray:
+        """Mean absolute difference of (n, b, b) patches against the blocks (or blocks[sel])."""
+        cur = self.cur if sel is None else self.cur[sel]
+        d = patches - cur
+        np.abs(d, out=d)
+        return d.reshape(d.shape[0], -1) @ self.ones_area  # BLAS: the fastest row sum
+
+    def rate(self, mv: np.ndarray, pred: np.ndarray) -> np.ndarray:
+        """lam * estimated bits of coding mv (level pixels) against pred, per block."""
+        u = np.abs(mv - pred).astype(np.float32) * np.float32(4 * self.scale)  # quarter-pels
+        return self.lam * (np.float32(2) * np.log2(np.float32(1) + u)).sum(axis=-1)
+
+
+def _exhaustive(lv: _Level) -> np.ndarray:
+    """Full search of all integer offsets within lv.rng, all blocks at once per offset."""
+    b, r, p, rows, cols = lv.b, lv.rng, lv.pad, lv.rows, lv.cols
+    h, w = rows * b, cols * b
+    offs = np.array([(dx, dy) for dy in range(-r, r + 1) for dx in range(-r, r + 1)], np.int32)
+    offs = offs[np.argsort(np.abs(offs).sum(axis=1), kind="stable")]  # ties go to short vectors
+    rates = lv.rate(offs, np.zeros_like(offs))
+    best = np.full((rows, cols), np.inf, dtype=np.float32)
+    arg = np.zeros((rows, cols), dtype=np.int32)
+    diff = np.empty((h, w), dtype=np.float32)
+    for k, (dx, dy) in enumerate(offs.tolist()):
+        np.subtract(lv.refp[p + dy : p + dy + h, p + dx : p + dx + w], lv.img, out=diff)
+        np.abs(diff, out=diff)
+        row_sums = (diff.reshape(h * cols, b) @ lv.ones).reshape(rows, b, cols)
+        cost = np.matmul(lv.ones, row_sums) / lv.area + rates[k]
+        better = cost < best
+        best = np.where(better, cost, best)
+        arg[better] = k
+    return offs[arg.ravel()]
+
+
+def _neighbour_candidates(mv2: np.ndarray) -> list[np.ndarray]:
+    """Left, right, top and bottom neighbours (edge-replicated) of a (rows, cols, 2) field."""
+    p = np.pad(mv2, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    return [p[1:-1, :-2], p[1:-1, 2:], p[:-2, 1:-1], p[2:, 1:-1]]
+
+
+def _popular(mv: np.ndarray, k: int, rng: int) -> list[np.ndarray]:
+    """The k most frequent vectors of the field (n, 2) (components within +-rng), as fields."""
+    if k <= 0:
+        return []
+    side = 2 * rng + 1
+    m = np.clip(mv, -rng, rng) + rng
+    counts = np.bincount(m[:, 1] * side + m[:, 0], minlength=side * side)
+    top = np.argsort(-counts, kind="stable")[:k]
+    top = top[counts[top] > 0]
+    vecs = np.stack([top % side - rng, top // side - rng], axis=1).astype(mv.dtype)
+    return [np.broadcast_to(v, mv.shape) for v in vecs]
+
+
+def _try(lv: _Level, mv: np.ndarray, sad: np.ndarray, cost: np.ndarray, cand: np.ndarray,
+         pred: np.ndarray) -> None:  # fmt: skip
+    """Replace mv/sad/cost in place by candidate vectors where they are cheaper."""
+    sel = np.flatnonzero((cand != mv).any(axis=1))
+    if sel.size == 0:
+        return
+    c = cand[sel]
+    cs = lv.sad(_gather(lv, c, sel), sel)
+    cc = cs + lv.rate(c, pred[sel])
+    better = cc < cost[sel]
+    idx = sel[better]
+    mv[idx] = c[better]
+    sad[idx] = cs[better]
+    cost[idx] = cc[better]
+
+
+def _refine(
+    lv: _Level, mv: np.ndarray, iters: int, n_popular: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate tests plus 3x3 integer steps; returns (mv (n, 2) int32, SAD per block)."""
+    rows, cols, b, r = lv.rows, lv.cols, lv.b, lv.rng
+    mv = mv.copy()
+    sad = lv.sad(_gather(lv, mv, np.arange(mv.shape[0])))
+    for it in range(iters):
+        mv2 = mv.reshape(rows, cols, 2)
+        pred = median_predictor(mv2).reshape(-1, 2)
+        cost = sad + lv.rate(mv, pred)
+        cands = [pred, np.zeros_like(mv)]
+        cands += [c.reshape(-1, 2) for c in _neighbour_candidates(mv2)]
+        if it == 0:
+            cands += _popular(mv, n_popular, r)
+        for cand in cands:
+            _try(lv, mv, sad, cost, cand, pred)
+        win = lv.windows(mv, 1)
+        step = np.zeros_like(mv)
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                if dx == 0 and dy == 0:
+                    continue
+                d = np.array([dx, dy], dtype=np.int32)
+                cand = mv + d
+                cs = lv.sad(win[:, 1 + dy : 1 + dy + b, 1 + dx : 1 + dx + b])
+                cc = cs + lv.rate(cand, pred)
+                cc[(np.abs(cand) > r).any(axis=1)] = np.inf
+                better = cc < cost
+                cost = np.where(better, cc, cost)
+                sad = np.where(better, cs, sad)
+                step[better] = d
+        mv = mv + step
+    return mv, sad
+
+
+def _gather(lv: _Level, mv: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    """b x b reference patches at integer vectors mv for the blocks listed in sel."""
+    view = sliding_window_view(lv.refp, (lv.b, lv.b))
+    return view[lv.y0[sel] + mv[:, 1], lv.x0[sel] + mv[:, 0]]
+
+
+def _taps(t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bilinear weights of samples -1, 0, +1 for per-block offsets t in [-1, 1], shaped (n,1,1)."""
+    t = t.astype(np.float32)[:, None, None]
+    return np.maximum(-t, 0), 1 - np.abs(t), np.maximum(t, 0)
+
+
+def _lerp3(a: np.ndarray, b: np.ndarray, c: np.ndarray, t: np.ndarray | float) -> np.ndarray:
+    """Bilinear sample between neighbouring arrays a (-1), b (0), c (+1) at offset t."""
+    if isinstance(t, float):  # the same offset for every block
+        if t == 0:
+            return b
+        return (a + b) * np.float32(0.5) if t == -0.5 else (b + c) * np.float32(0.5)
+    wa, wb, wc = _taps(t)
+    return a * wa + b * wb + c * wc
+
+
+def _subpel(
+    lv: _Level, mv: np.ndarray, sad: np.ndarray, subpel: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Half- then quarter-pel bilinear refinement around integer vectors: (float32 mv, SAD).
+
+    Half-pel candidates share offsets across blocks; quarter-pel ones sit around each block's
+    own half-pel winner. Horizontal interpolation is done once per column offset, vertical per
+    candidate.
+    """
+    b = lv.b
+    pred = median_predictor(mv.reshape(lv.rows, lv.cols, 2)).reshape(-1, 2).astype(np.float32)
+    base = mv.astype(np.float32)
+    frac = np.zeros_like(base)
+    best = sad + lv.rate(base, pred)
+    sad = sad.copy()
+    win = lv.windows(mv, 1)
+    cols = (win[:, :, 0:b], win[:, :, 1 : b + 1], win[:, :, 2 : b + 2])
+    step = 0.5
+    while step >= 1.0 / subpel:
+        centre = frac.copy()
+        for sx in (-1, 0, 1):
+            tx = sx * step if step == 0.5 else centre[:, 0] + np.float32(sx * step)
+            h = _lerp3(*cols, tx)
+            rows = (h[:, 0:b], h[:, 1 : b + 1], h[:, 2 : b + 2])
+            for sy in (-1, 0, 1):
+                if sx == 0 and sy == 0:
+                    continue
+                ty = sy * step if step == 0.5 else centre[:, 1] + np.float32(sy * step)
+                f = centre + np.array([sx * step, sy * step], dtype=np.float32)
+                cs = lv.sad(_lerp3(*rows, ty))
+                cc = cs + lv.rate(base + f, pred)
+                cc[(np.abs(base + f) > lv.rng).any(axis=1)] = np.inf  # stay within range
+                better = cc < best
+                best = np.where(better, cc, best)
+                sad = np.where(better, cs, sad)
+                frac[better] = f[better]
+        step /= 2
+    return base + frac, sad
+
+
+def _sample(lv: _Level, v: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    """Bilinear b x b reference patches at float vectors v for the blocks listed in sel."""
+    fl = np.floor(v)
+    f = (v - fl).astype(np.float32)
+    i = fl.astype(np.int64)
+    view = sliding_window_view(lv.refp, (lv.b + 1, lv.b + 1))
+    q = view[lv.y0[sel] + i[:, 1], lv.x0[sel] + i[:, 0]]
+    fx, fy = f[:, 0, None, None], f[:, 1, None, None]
+    h = q[:, :, :-1] + fx * (q[:, :, 1:] - q[:, :, :-1])
+    return h[:, :-1] + fy * (h[:, 1:] - h[:, :-1])
+
+
+def _cleanup(lv: _Level, mv: np.ndarray, sad: np.ndarray, passes: int) -> np.ndarray:
+    """Re-try the median predictor and zero for every block against the final field.
+
+    Refinement updates all blocks at once against predictors of the previous field; these
+    passes let blocks whose match is equally good elsewhere (flat areas) fall in line.
+    """
+    cost = np.empty_like(sad)
+    for _ in range(passes):
+        pred = median_predictor(mv.reshape(lv.rows, lv.cols, 2)).reshape(-1, 2)
+        cost = sad + lv.rate(mv, pred)
+        changed = False
+        for cand in (pred, np.zeros_like(mv)):
+            sel = np.flatnonzero((cand != mv).any(axis=1))
+            if sel.size == 0:
+                continue
+            c = cand[sel]
+            cs = lv.sad(_sample(lv, c, sel), sel)
+            cc = cs + lv.rate(c, pred[sel])
+            better = cc < cost[sel]
+            idx = sel[better]
+            mv[idx] = c[better]
+            sad[idx] = cs[better]
+            cost[idx] = cc[better]
+            changed = changed or bool(idx.size)
+        if not changed:
+            break
+    return mv
+
+
+def estimate_motion(cur: np.ndarray, ref: np.ndarray, preset: Preset) -> np.ndarray:
+    """Block motion field of `cur` against `ref` ((H, W) float32 luma in [0, 1], any size).
+
+    Returns (ceil(H / block), ceil(W / block), 2) float32 vectors (dx, dy) in pixels, multiples
+    of 1 / preset.subpel: the block at (x, y) is predicted from ref at (x + dx, y + dy).
+    """
+    if cur.shape != ref.shape or cur.ndim != 2:
+        raise ValueError(f"cur and ref must be equal (H, W) arrays, got {cur.shape}, {ref.shape}")
+    h, w = cur.shape
+    bsz, nlev = preset.block, preset.levels
+    rows, cols = -(-h // bsz), -(-w // bsz)
+    m = bsz << (nlev - 1)
+    hp, wp = -(-h // m) * m, -(-w // m) * m
+    pad = ((0, hp - h), (0, wp - w))
+    curs = [np.pad(cur.astype(np.float32, copy=False), pad, mode="edge")]
+    refs = [np.pad(ref.astype(np.float32, copy=False), pad, mode="edge")]
+    for _ in range(1, nlev):
+        curs.append(_downsample2(curs[-1]))
+        refs.append(_downsample2(refs[-1]))
+
+    mv = np.zeros((0, 2), dtype=np.int32)
+    sad = np.zeros(0, dtype=np.float32)
+    lv: _Level | None = None
+    lam = preset.mv_lambda / float(bsz * bsz)  # per pixel of a full-resolution block
+    for lev in range(nlev - 1, -1, -1):
+        b = max(bsz >> lev, _MIN_BLOCK)
+        rng = -(-preset.search_range // (1 << lev))
+        if lev == 0:
+            shape = (rows, cols)
+        else:
+            shape = (curs[lev].shape[0] // b, curs[lev].shape[1] // b)
+        prev = lv
+        lv = _Level(curs[lev], refs[lev], b, rng, shape, 1 << lev, lam)
+        if prev is None:
+            mv = _exhaustive(lv)
+        else:
+            k = (prev.b * prev.scale) // (b << lev)  # 1 or 2 blocks per parent block side
+            up = mv.reshape(prev.rows, prev.cols, 2) * 2
+            up = np.repeat(np.repeat(up, k, axis=0), k, axis=1)[: shape[0], : shape[1]]
+            mv = np.clip(up.reshape(-1, 2), -rng, rng).astype(np.int32)
+        mv, sad = _refine(lv, mv, preset.refine_iters, preset.candidates)
+    assert lv is not None
+    if preset.subpel > 1:
+        out, sad = _subpel(lv, mv, sad, preset.subpel)
+    else:
+        out = mv.astype(np.float32)
+    return _cleanup(lv, out, sad, _CLEANUP_PASSES).reshape(rows, cols, 2)

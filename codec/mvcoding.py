@@ -1,0 +1,253 @@
+"""Motion-vector entropy coding: median prediction plus an integer-table ANS model.
+
+Vectors are coded in integer units of 1/precision pel. Each is predicted from its causal
+neighbours (`median_predictor`, H.264 style) and the differences are ANS-coded with
+constriction, x components then y components, each with its own two-parameter model.
+
+Stream layout (all integers little-endian)::
+
+    mode      u8   0: every vector is zero (nothing follows), 1: coded
+    zx tx     u8   x model: zero level and tail decay (see `_pmf`)
+    zy ty     u8   y model
+    n_esc     LEB128 byte length of the escape section
+    escapes   n_esc bytes: zigzag LEB128 values of the differences coded as ESC, x then y
+    ans       the rest: uint32 ANS words
+
+The model is a symbol table over differences -K..K plus ESC, built from the two header bytes
+with integer arithmetic only: a geometric tail w(|d|) = 2**20 * (t/256)**(|d|-1) (floored per
+step), ESC weighted like the tail beyond K, and zero given a share 1 - 2**(-z/16) of the mass.
+The integer weights convert to float64 exactly, so encoder and decoder hand constriction
+identical tables on every machine.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import constriction
+import numpy as np
+
+from codec.errors import ZVC69FormatError
+
+K = 30  # differences in -K..K are coded directly, larger ones escape
+_ESC = 2 * K + 1
+_NSYM = 2 * K + 2
+_MAX_UNITS = 1 << 24  # largest |vector| in 1/precision units that the format carries
+_POW2_16 = (65536, 68438, 71468, 74632, 77936, 81386, 84990, 88752, 92682, 96785, 101070, 105545,
+            110218, 115098, 120194, 125515)  # round(65536 * 2 ** (i / 16))  # fmt: skip
+
+
+def median_predictor(mv: np.ndarray) -> np.ndarray:
+    """Causal median predictor of every vector of a (rows, cols, 2) field (any numeric dtype).
+
+    Row 0 predicts from the left neighbour (zero for the first block). Below it: the median of
+    left (top in column 0), top and top-right (top-left in the last column, top if cols == 1).
+    """
+    rows, cols = mv.shape[:2]
+    pred = np.zeros_like(mv)
+    pred[0, 1:] = mv[0, :-1]
+    if rows > 1:
+        top = mv[:-1]
+        left = np.empty_like(top)
+        left[:, 1:] = mv[1:, :-1]
+        left[:, 0] = top[:, 0]
+        tr = np.empty_like(top)
+        tr[:, :-1] = top[:, 1:]
+        tr[:, -1] = top[:, -2] if cols > 1 else top[:, -1]
+        lo = np.minimum(left, top)
+        hi = np.maximum(left, top)
+        pred[1:] = np.maximum(lo, np.minimum(hi, tr))
+    return pred
+
+
+@lru_cache(maxsize=512)
+def _pmf(z: int, t: int) -> np.ndarray:
+    """Integer symbol weights (as exact float64) for header bytes z (zero level), t (decay)."""
+    w = [1 << 20]
+    for _ in range(K - 1):
+        w.append(max(1, (w[-1] * t) >> 8))
+    esc = max(1, (w[-1] * t) // (256 - t))
+    tail = 2 * sum(w) + esc
+    zero = max(1, (tail * (_POW2_16[z % 16] << (z // 16)) >> 16) - tail)
+    table = w[::-1] + [zero] + w + [esc]
+    return np.array(table, dtype=np.float64)
+
+
+@lru_cache(maxsize=512)
+def _model(z: int, t: int) -> constriction.stream.model.Categorical:
+    return constriction.stream.model.Categorical(_pmf(z, t), perfect=False)
+
+
+def _fit(sym: np.ndarray) -> tuple[int, int]:
+    """Header bytes (z, t) that minimise the coded size of symbols `sym` (approximately)."""
+    hist = np.bincount(sym, minlength=_NSYM).astype(np.float64)
+    n = hist.sum()
+    nonzero = n - hist[K]
+    if nonzero == 0:
+        return 255, 0
+    z = int(np.clip(np.rint(-16 * np.log2(nonzero / n)), 0, 255))
+    best, best_t = np.inf, 0
+    for t in range(0, 256, 3):
+        p = _pmf(z, t)
+        bits = -(hist * np.log2(p / p.sum())).sum()
+        if bits < best:
+            best, best_t = bits, t
+    return z, best_t
+
+
+def _leb128(values: list[int]) -> bytes:
+    out = bytearray()
+    for v in values:
+        while True:
+            byte = v & 0x7F
+            v >>= 7
+            if v:
+                out.append(byte | 0x80)
+            else:
+                out.append(byte)
+                break
+    return bytes(out)
+
+
+def _read_leb128(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(data):
+            raise ZVC69FormatError("motion-vector header is truncated", pos)
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos += 1
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+        if shift > 28:
+            raise ZVC69FormatError("motion-vector length field is too long", pos)
+
+
+def _decode_escapes(buf: bytes, offset: int) -> np.ndarray:
+    """All zigzag LEB128 values (each at most 5 bytes) in buf, vectorised."""
+    b = np.frombuffer(buf, dtype=np.uint8).astype(np.int64)
+    if b.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.flatnonzero(b < 0x80)
+    if ends.size == 0 or ends[-1] != b.size - 1:
+        raise ZVC69FormatError("motion-vector escape section ends inside a value", offset)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    if (ends - starts).max() > 4:
+        raise ZVC69FormatError("motion-vector escape value is too long", offset)
+    pos = np.arange(b.size) - np.repeat(starts, ends - starts + 1)
+    z = np.add.reduceat((b & 0x7F) << (7 * pos), starts)
+    return (z >> 1) ^ -(z & 1)
+
+
+def encode_mvs(mv: np.ndarray, precision: int = 4) -> bytes:
+    """Code a (rows, cols, 2) float32 field in pixels, rounded to multiples of 1/precision."""
+    if mv.ndim != 3 or mv.shape[2] != 2 or mv.shape[0] < 1 or mv.shape[1] < 1:
+        raise ValueError(f"expected a (rows, cols, 2) field, got shape {mv.shape}")
+    if precision < 1:
+        raise ValueError(f"precision must be >= 1, got {precision}")
+    if not np.isfinite(mv).all():
+        raise ValueError("motion vectors must be finite")
+    q = np.rint(mv.astype(np.float64) * precision)
+    if np.abs(q).max() >= _MAX_UNITS:
+        raise ValueError(f"motion vectors must stay below {_MAX_UNITS // precision} pixels")
+    q = q.astype(np.int64)
+    if not q.any():
+        return b"\x00"
+    d = (q - median_predictor(q)).reshape(-1, 2)
+    coder = constriction.stream.stack.AnsCoder()
+    header = bytearray([1])
+    syms, escapes = [], []
+    for comp in (0, 1):
+        dc = d[:, comp]
+        big = np.abs(dc) > K
+        sym = np.where(big, _ESC, dc + K).astype(np.int32)
+        syms.append(sym)
+        escapes.extend(int(v) for v in (dc[big] << 1) ^ (dc[big] >> 63))
+        header += bytes(_fit(sym))
+    zx, tx, zy, ty = header[1:5]
+    coder.encode_reverse(syms[1], _model(zy, ty))
+    coder.encode_reverse(syms[0], _model(zx, tx))
+    esc = _leb128(escapes)
+    words = coder.get_compressed().astype("<u4").tobytes()
+    return bytes(header) + _leb128([len(esc)]) + esc + words
+
+
+def _wavefront(rows: int, cols: int) -> list[tuple[np.ndarray, ...]]:
+    """Groups of independent blocks (t = col + 2*row) with flat indices of their A, B, C."""
+    r, c = np.divmod(np.arange(rows * cols), cols)
+    n = rows * cols
+    zero = n  # index of an always-zero slot
+    left = np.where(c > 0, r * cols + c - 1, zero)
+    a = np.where((r > 0) & (c == 0), (r - 1) * cols, left)
+    b = np.where(r > 0, (r - 1) * cols + c, left)
+    tl = np.where(c > 0, (r - 1) * cols + c - 1, (r - 1) * cols + c)
+    cc = np.where(r > 0, np.where(c < cols - 1, (r - 1) * cols + c + 1, tl), left)
+    t = c + 2 * r
+    order = np.argsort(t, kind="stable")
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(t))))
+    return [
+        (order[s:e], a[order[s:e]], b[order[s:e]], cc[order[s:e]])
+        for s, e in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
+
+
+_wavefront_cached = lru_cache(maxsize=16)(_wavefront)
+
+
+def _reconstruct(d: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Vectors from median-prediction differences d (n, 2), one wavefront at a time."""
+    v = np.zeros((rows * cols + 1, 2), dtype=np.int64)
+    for idx, a, b, c in _wavefront_cached(rows, cols):
+        va, vb, vc = v[a], v[b], v[c]
+        med = np.maximum(np.minimum(va, vb), np.minimum(np.maximum(va, vb), vc))
+        v[idx] = d[idx] + med
+    return v[:-1].reshape(rows, cols, 2)
+
+
+def decode_mvs(data: bytes, rows: int, cols: int, precision: int = 4) -> np.ndarray:
+    """Inverse of `encode_mvs`: (rows, cols, 2) float32 pixels; ZVC69FormatError if corrupt."""
+    if rows < 1 or cols < 1 or precision < 1:
+        raise ValueError(f"bad field geometry rows={rows} cols={cols} precision={precision}")
+    if len(data) == 0:
+        raise ZVC69FormatError("motion-vector payload is empty", 0)
+    if data[0] == 0:
+        if len(data) != 1:
+            raise ZVC69FormatError("zero motion-vector field has trailing bytes", 1)
+        return np.zeros((rows, cols, 2), dtype=np.float32)
+    if data[0] != 1:
+        raise ZVC69FormatError(f"unknown motion-vector mode {data[0]}", 0)
+    if len(data) < 6:
+        raise ZVC69FormatError("motion-vector header is truncated", len(data))
+    zx, tx, zy, ty = data[1:5]
+    n_esc, pos = _read_leb128(data, 5)
+    if pos + n_esc > len(data):
+        raise ZVC69FormatError("motion-vector escape section is truncated", pos)
+    esc = _decode_escapes(data[pos : pos + n_esc], pos)
+    pos += n_esc
+    if (len(data) - pos) % 4 or len(data) == pos:
+        raise ZVC69FormatError("motion-vector ANS payload is empty or not whole words", pos)
+    words = np.frombuffer(data[pos:], dtype="<u4").astype(np.uint32)
+    n = rows * cols
+    try:
+        coder = constriction.stream.stack.AnsCoder(words)
+        sx = coder.decode(_model(zx, tx), n)
+        sy = coder.decode(_model(zy, ty), n)
+    except ValueError as exc:
+        raise ZVC69FormatError(f"motion-vector ANS payload is invalid: {exc}", pos) from None
+    if not coder.is_empty():
+        raise ZVC69FormatError("motion-vector ANS payload has data left over", pos)
+    d = np.stack([sx, sy], axis=1).astype(np.int64) - K
+    is_esc = d.T.ravel() == _ESC - K  # x components first, as written
+    if int(is_esc.sum()) != esc.size:
+        raise ZVC69FormatError("motion-vector escape count does not match the payload", pos)
+    if esc.size:
+        if (np.abs(esc) <= K).any():
+            raise ZVC69FormatError("motion-vector escape value is in the direct range", pos)
+        flat = d.T.copy().ravel()
+        flat[is_esc] = esc
+        d = flat.reshape(2, n).T
+    v = _reconstruct(np.ascontiguousarray(d), rows, cols)
+    if np.abs(v).max() >= _MAX_UNITS:
+        raise ZVC69FormatError("decoded motion vector is out of range", pos)
+    return (v.astype(np.float64) / precision).astype(np.float32)

@@ -1,0 +1,134 @@
+"""Motion compensation: the P-frame prediction from a reference frame and a block motion field.
+
+The codec uses `warp`: overlapped-block motion compensation (OBMC) with bilinear windows. Each
+pixel is the bilinear blend, by its position between the centres of the four nearest blocks,
+of the four predictions those blocks' vectors give, so there are no block-edge steps; where the
+four vectors agree the result equals plain block motion compensation bit for bit. Each
+prediction samples the reference bilinearly with edge clamping.
+
+`block_mc` is plain (non-overlapped) block motion compensation with the same sampling, kept
+for analysis and comparison; the motion search evaluates the same bilinear block predictions
+internally.
+
+Determinism: only float32 elementwise NumPy operations in a fixed order (no reductions, no
+threads), and the window weights are dyadic fractions, so encoder and decoder get identical
+predictions on every machine. Values keep the reference's scale (uint8 input gives float32
+0..255). Vectors must be finite; any size is allowed (far-out vectors see the clamped edge).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+
+def _as_float(ref: np.ndarray) -> tuple[np.ndarray, bool]:
+    """(H, W, C) float32 view/copy of ref and whether the input was 2-D."""
+    if ref.ndim == 2:
+        return ref.astype(np.float32, copy=False)[:, :, None], True
+    if ref.ndim != 3:
+        raise ValueError(f"expected (H, W) or (H, W, C) reference, got shape {ref.shape}")
+    return ref.astype(np.float32, copy=False), False
+
+
+def _check_mv(mv: np.ndarray, h: int, w: int, block: int) -> np.ndarray:
+    rows, cols = -(-h // block), -(-w // block)
+    if mv.shape != (rows, cols, 2):
+        raise ValueError(f"mv shape {mv.shape} does not match ({rows}, {cols}, 2) for {h}x{w}")
+    mv = mv.astype(np.float32, copy=False)
+    if not np.isfinite(mv).all():
+        raise ValueError("motion vectors must be finite")
+    return mv
+
+
+class _Sampler:
+    """Bilinear (size x size) patches of an edge-clamped reference at per-patch positions."""
+
+    def __init__(self, ref: np.ndarray, size: int) -> None:
+        h, w, c = ref.shape
+        self.h, self.w, self.size = h, w, size
+        self.pad = size + 2
+        self.refp = np.pad(ref, ((self.pad, self.pad), (self.pad, self.pad), (0, 0)), mode="edge")
+        hp, wp = self.refp.shape[:2]
+        s0, s1, s2 = self.refp.strides
+        k = size + 1
+        self.view = as_strided(
+            self.refp, (hp - size, wp - size, k, k, c), (s0, s1, s0, s1, s2), writeable=False
+        )
+
+    def sample(self, y: np.ndarray, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Patches whose top-left pixel (y, x) (int arrays, (n,)) moves by vectors v (n, 2)."""
+        fl = np.floor(v)
+        frac = (v - fl).astype(np.float32)
+        p, s = self.pad, self.size
+        # Starting a patch further out than `pad` changes nothing: it lies wholly in the
+        # replicated edge either way. Clamping keeps every index inside the padded array.
+        ys = np.clip(y + fl[:, 1].astype(np.int64), -p, self.h - 1 + p - s) + p
+        xs = np.clip(x + fl[:, 0].astype(np.int64), -p, self.w - 1 + p - s) + p
+        q = self.view[ys, xs]  # (n, s+1, s+1, c)
+        fx = frac[:, 0, None, None, None]
+        fy = frac[:, 1, None, None, None]
+        left = q[:, :, :-1]
+        hz = left + fx * (q[:, :, 1:] - left)
+        top = hz[:, :-1]
+        return top + fy * (hz[:, 1:] - top)
+
+
+def block_mc(ref: np.ndarray, mv: np.ndarray, block: int) -> np.ndarray:
+    """Plain block motion compensation: each block copied (bilinearly) from ref + its vector."""
+    r, flat = _as_float(ref)
+    h, w, c = r.shape
+    mv = _check_mv(mv, h, w, block)
+    rows, cols = mv.shape[:2]
+    yy, xx = np.meshgrid(np.arange(rows) * block, np.arange(cols) * block, indexing="ij")
+    pred = _Sampler(r, block).sample(yy.ravel(), xx.ravel(), mv.reshape(-1, 2))
+    out = pred.reshape(rows, cols, block, block, c).transpose(0, 2, 1, 3, 4)
+    out = out.reshape(rows * block, cols * block, c)[:h, :w]
+    return np.ascontiguousarray(out[:, :, 0] if flat else out)
+
+
+def warp(ref: np.ndarray, mv: np.ndarray, block: int) -> np.ndarray:
+    """OBMC prediction (H, W, C) float32 from ref (H, W, C) uint8/float32 and mv (rows, cols, 2).
+
+    mv holds (dx, dy) in pixels per block of `block` pixels (an even number): the block at
+    (x, y) looks at ref (x + dx, y + dy). Also accepts an (H, W) reference.
+    """
+    if block < 2 or block % 2:
+        raise ValueError(f"block must be an even number >= 2, got {block}")
+    r, flat = _as_float(ref)
+    h, w, c = r.shape
+    mv = _check_mv(mv, h, w, block)
+    rows, cols = mv.shape[:2]
+    half = block // 2
+    # Cells span between the centres of 2x2 neighbouring blocks: cell (i, j) starts at pixel
+    # (i*block - half, j*block - half) and blends blocks (i-1..i, j-1..j), clamped at the edges.
+    ci = np.arange(rows + 1)
+    cj = np.arange(cols + 1)
+    bi0, bi1 = np.clip(ci - 1, 0, rows - 1), np.clip(ci, 0, rows - 1)
+    bj0, bj1 = np.clip(cj - 1, 0, cols - 1), np.clip(cj, 0, cols - 1)
+    v00 = mv[bi0][:, bj0].reshape(-1, 2)
+    v01 = mv[bi0][:, bj1].reshape(-1, 2)
+    v10 = mv[bi1][:, bj0].reshape(-1, 2)
+    v11 = mv[bi1][:, bj1].reshape(-1, 2)
+    yy, xx = np.meshgrid(ci * block - half, cj * block - half, indexing="ij")
+    y, x = yy.ravel(), xx.ravel()
+    sampler = _Sampler(r, block)
+    cells = sampler.sample(y, x, v00)
+    mixed = np.flatnonzero(
+        ((v01 != v00) | (v10 != v00) | (v11 != v00)).any(axis=1)
+    )  # elsewhere all four predictions are identical, so the blend is exactly `cells`
+    if mixed.size:
+        ym, xm = y[mixed], x[mixed]
+        p00 = cells[mixed]
+        p01 = sampler.sample(ym, xm, v01[mixed])
+        p10 = sampler.sample(ym, xm, v10[mixed])
+        p11 = sampler.sample(ym, xm, v11[mixed])
+        t = (np.arange(block, dtype=np.float32) + np.float32(0.5)) / np.float32(block)
+        a = t[None, None, :, None]  # weight of the right-hand blocks, per column
+        b = t[None, :, None, None]  # weight of the lower blocks, per row
+        top = p00 + a * (p01 - p00)
+        bot = p10 + a * (p11 - p10)
+        cells[mixed] = top + b * (bot - top)
+    out = cells.reshape(rows + 1, cols + 1, block, block, c).transpose(0, 2, 1, 3, 4)
+    out = out.reshape((rows + 1) * block, (cols + 1) * block, c)[half : half + h, half : half + w]
+    return np.ascontiguousarray(out[:, :, 0] if flat else out)
