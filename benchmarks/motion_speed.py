@@ -4,7 +4,8 @@ For every preset: milliseconds per frame for `estimate_motion` and for `warp`, t
 an exhaustive full-search integer-pel block matcher (same block size and search range, same
 frames, measured in this run, SAD vectorised over all blocks per offset), and the luma PSNR of
 the OBMC prediction. Frames: pairs from lavfi testsrc2 (PyAV) and a synthetic scene (smoothed
-noise panned by a sub-pel amount with a textured object moving across it).
+noise panned by a sub-pel amount with a textured object moving across it). The table also gives
+the coded size of each motion field (`codec.mvcoding`, at the preset's precision).
 
     .venv/bin/python -m benchmarks.motion_speed [--pairs N] [--repeat N] [--presets a,b]
 """
@@ -18,6 +19,7 @@ from collections.abc import Callable
 import numpy as np
 
 from codec.motion import estimate_motion, luma
+from codec.mvcoding import encode_mvs
 from codec.presets import PRESETS, Preset
 from codec.warp import warp
 
@@ -39,31 +41,39 @@ def testsrc2_pairs(n: int) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(frames[10 * i], frames[10 * i + 1]) for i in range(n)]
 
 
-def _smooth_noise(h: int, w: int, rng: np.random.Generator, sigma: float) -> np.ndarray:
-    ky = np.fft.fftfreq(h)[:, None]
-    kx = np.fft.rfftfreq(w)[None, :]
-    g = np.exp(-2 * (np.pi * sigma) ** 2 * (kx**2 + ky**2))
-    img = np.fft.irfft2(np.fft.rfft2(rng.standard_normal((h, w, 3)), axes=(0, 1)) * g[..., None],
-                        s=(h, w), axes=(0, 1))  # fmt: skip
-    return (img - img.mean()) / img.std()
+def _smooth_noise(
+    h: int, w: int, rng: np.random.Generator, sigma: float, shifts: list[tuple[float, float]]
+) -> list[np.ndarray]:
+    """One smoothed RGB noise field sampled at (x + sx, y + sy) for each shift (Fourier)."""
+    ky = np.fft.fftfreq(h)[:, None, None]
+    kx = np.fft.rfftfreq(w)[None, :, None]
+    spec = np.fft.rfft2(rng.standard_normal((h, w, 3)), axes=(0, 1))
+    spec *= np.exp(-2 * (np.pi * sigma) ** 2 * (kx**2 + ky**2))
+    out = []
+    for sx, sy in shifts:
+        img = np.fft.irfft2(spec * np.exp(2j * np.pi * (kx * sx + ky * sy)), s=(h, w), axes=(0, 1))
+        out.append(img / img.std())
+    return out
+
+
+def _compose(bg: np.ndarray, obj: np.ndarray, t: int) -> np.ndarray:
+    """uint8 frame t: the object pasted on the background, moved by (-5, +3) per frame."""
+    img = bg.copy()
+    oy, ox = 200 + 3 * t, 300 - 5 * t
+    img[oy : oy + obj.shape[0], ox : ox + obj.shape[1]] = obj
+    return np.clip(128 + 40 * img, 0, 255).astype(np.uint8)
 
 
 def synthetic_pairs(n: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """n (ref, cur) RGB pairs: a panning textured scene and an object moving on its own."""
+    """n (ref, cur) RGB pairs: a sub-pel pan of a textured scene, an object moving (5, -3)."""
     rng = np.random.default_rng(69)
-    bg = _smooth_noise(H + 64, W + 64, rng, 1.5)
-    obj = _smooth_noise(96, 128, rng, 1.0)
     pairs = []
     for i in range(n):
+        pan = (2.25 + 0.5 * i, -1.75)  # cur(x, y) = ref(x + 2.25, y - 1.75) on the background
+        bg0, bg1 = _smooth_noise(H, W, rng, 1.5, [(0.0, 0.0), pan])
+        (obj,) = _smooth_noise(96, 128, rng, 1.0, [(0.0, 0.0)])
 
-        def frame(t: int, i: int = i) -> np.ndarray:
-            y, x = 16 + i % 8 + t, 16 + 2 * t  # integer pan; the object moves (5, -3)
-            img = bg[y : y + H, x : x + W].copy()
-            oy, ox = 200 - 3 * t, 300 + 5 * t
-            img[oy : oy + 96, ox : ox + 128] = obj
-            return np.clip(128 + 40 * img, 0, 255).astype(np.uint8)
-
-        pairs.append((frame(0), frame(1)))
+        pairs.append((_compose(bg0, obj, 0), _compose(bg1, obj, 1)))
     return pairs
 
 
@@ -121,35 +131,43 @@ def main() -> None:
     zero_psnr = np.mean([psnr_y(r, c) for r, c in pairs])
     print(f"{len(pairs)} frame pairs at {W}x{H}; zero-motion luma PSNR {zero_psnr:.2f} dB\n")
 
-    baseline: dict[tuple[int, int], tuple[float, float]] = {}
+    baseline: dict[tuple[int, int], tuple[float, float, float]] = {}
     header = (
-        f"{'preset':<10} {'blk':>3} {'rng':>3} {'ME ms':>8} {'warp ms':>8} {'full ms':>9} "
-        f"{'speed-up':>8} {'PSNR':>6} {'full PSNR':>9}"
+        f"{'preset':<10} {'blk':>3} {'rng':>3} {'sub':>3} {'ME ms':>7} {'warp ms':>7} "
+        f"{'PSNR':>6} {'MV B':>5} | {'full ms':>7} {'speed-up':>8} {'PSNR':>6} {'MV B':>5}"
     )
     print(header)
     print("-" * len(header))
     for p in presets:
-        me_ms, warp_ms, ps = [], [], []
+        me_ms, warp_ms, ps, nb = [], [], [], []
         for (ref, cur), (ry, cy) in zip(pairs, lumas, strict=True):
             t, mv = timed(lambda cy=cy, ry=ry, p=p: estimate_motion(cy, ry, p), args.repeat)
             me_ms.append(t)
             t, pred = timed(lambda ref=ref, mv=mv, p=p: warp(ref, mv, p.block), args.repeat)
             warp_ms.append(t)
             ps.append(psnr_y(pred, cur))
+            nb.append(len(encode_mvs(mv, p.subpel)))
         key = (p.block, p.search_range)
         if key not in baseline:
-            fs_ms, fs_ps = [], []
+            fs_ms, fs_ps, fs_nb = [], [], []
             for (ref, cur), (ry, cy) in zip(pairs, lumas, strict=True):
                 t, mv = timed(lambda cy=cy, ry=ry, k=key: full_search(cy, ry, *k), 1)
                 fs_ms.append(t)
                 fs_ps.append(psnr_y(warp(ref, mv, p.block), cur))
-            baseline[key] = (float(np.mean(fs_ms)), float(np.mean(fs_ps)))
-        fs_t, fs_p = baseline[key]
+                fs_nb.append(len(encode_mvs(mv, 1)))
+            baseline[key] = (float(np.mean(fs_ms)), float(np.mean(fs_ps)), float(np.mean(fs_nb)))
+        fs_t, fs_p, fs_b = baseline[key]
         me = float(np.mean(me_ms))
         print(
-            f"{p.name:<10} {p.block:>3} {p.search_range:>3} {me:>8.1f} {np.mean(warp_ms):>8.1f} "
-            f"{fs_t:>9.0f} {fs_t / me:>7.0f}x {np.mean(ps):>6.2f} {fs_p:>9.2f}"
+            f"{p.name:<10} {p.block:>3} {p.search_range:>3} {p.subpel:>3} {me:>7.1f} "
+            f"{np.mean(warp_ms):>7.1f} {np.mean(ps):>6.2f} {np.mean(nb):>5.0f} | "
+            f"{fs_t:>7.0f} {fs_t / me:>7.0f}x {fs_p:>6.2f} {fs_b:>5.0f}"
         )
+    print(
+        "\nME/warp: best of --repeat runs, mean over pairs. full: exhaustive integer-pel search"
+        " (same block and range), its speed-up = full ms / ME ms. PSNR: luma of the OBMC"
+        " prediction. MV B: bytes of the coded field."
+    )
 
 
 if __name__ == "__main__":

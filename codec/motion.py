@@ -12,7 +12,9 @@ Algorithm (per P-frame, encoder only; the decoder never runs it):
    the preset's number of most frequent vectors of the field), then a 3x3 integer step.
    Per-block reference windows are gathered with one fancy index into a sliding-window view.
 4. At full resolution, half- and then quarter-pel refinement (per preset) with bilinear
-   interpolation (the sampling `codec.warp` uses), evaluated for all blocks at once.
+   interpolation (the sampling `codec.warp` uses), evaluated for all blocks at once; then two
+   passes re-try the median predictor and zero against the final field, so blocks that match
+   equally well anywhere (flat areas) take the cheapest vector.
 
 Every decision minimises ``SAD + mv_lambda * bits`` per full-resolution block, where ``bits``
 estimates the cost of coding ``mv - pred`` (``2 * log2(1 + |d|)`` per component, ``d`` in
@@ -105,7 +107,19 @@ class _Level:
     def rate(self, mv: np.ndarray, pred: np.ndarray) -> np.ndarray:
         """lam * estimated bits of coding mv (level pixels) against pred, per block."""
         u = np.abs(mv - pred).astype(np.float32) * np.float32(4 * self.scale)  # quarter-pels
-        return self.lam * (np.float32(2) * np.log2(np.float32(1) + u)).sum(axis=-1)
+        bits = np.log2(np.float32(1) + u)
+        return (np.float32(2) * self.lam) * (bits[:, 0] + bits[:, 1])
+
+
+# Column-wise forms: NumPy reductions over an axis of length 2 are ~15x slower.
+def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Rows of (n, 2) a that differ from b."""
+    return (a[:, 0] != b[:, 0]) | (a[:, 1] != b[:, 1])
+
+
+def _outside(v: np.ndarray, r: float) -> np.ndarray:
+    """Rows of (n, 2) vectors with a component beyond +-r."""
+    return (np.abs(v[:, 0]) > r) | (np.abs(v[:, 1]) > r)
 
 
 def _exhaustive(lv: _Level) -> np.ndarray:
@@ -151,7 +165,7 @@ def _popular(mv: np.ndarray, k: int, rng: int) -> list[np.ndarray]:
 def _try(lv: _Level, mv: np.ndarray, sad: np.ndarray, cost: np.ndarray, cand: np.ndarray,
          pred: np.ndarray) -> None:  # fmt: skip
     """Replace mv/sad/cost in place by candidate vectors where they are cheaper."""
-    sel = np.flatnonzero((cand != mv).any(axis=1))
+    sel = np.flatnonzero(_differs(cand, mv))
     if sel.size == 0:
         return
     c = cand[sel]
@@ -191,7 +205,7 @@ def _refine(
                 cand = mv + d
                 cs = lv.sad(win[:, 1 + dy : 1 + dy + b, 1 + dx : 1 + dx + b])
                 cc = cs + lv.rate(cand, pred)
-                cc[(np.abs(cand) > r).any(axis=1)] = np.inf
+                cc[_outside(cand, r)] = np.inf
                 better = cc < cost
                 cost = np.where(better, cc, cost)
                 sad = np.where(better, cs, sad)
@@ -253,7 +267,7 @@ def _subpel(
                 f = centre + np.array([sx * step, sy * step], dtype=np.float32)
                 cs = lv.sad(_lerp3(*rows, ty))
                 cc = cs + lv.rate(base + f, pred)
-                cc[(np.abs(base + f) > lv.rng).any(axis=1)] = np.inf  # stay within range
+                cc[_outside(base + f, lv.rng)] = np.inf  # stay within the search range
                 better = cc < best
                 best = np.where(better, cc, best)
                 sad = np.where(better, cs, sad)
@@ -286,7 +300,7 @@ def _cleanup(lv: _Level, mv: np.ndarray, sad: np.ndarray, passes: int) -> np.nda
         cost = sad + lv.rate(mv, pred)
         changed = False
         for cand in (pred, np.zeros_like(mv)):
-            sel = np.flatnonzero((cand != mv).any(axis=1))
+            sel = np.flatnonzero(_differs(cand, mv))
             if sel.size == 0:
                 continue
             c = cand[sel]

@@ -3,20 +3,20 @@
 Only the inter-prediction stages read a preset; the bitstream does not depend on it beyond the
 motion-block size and vector precision, which the encoder writes into each P-frame.
 
-| preset    | block | range | levels | subpel | iters |
-|-----------|-------|-------|--------|--------|-------|
-| ultrafast | 16    | 16    | 3      | 1      | 1     |
-| superfast | 16    | 16    | 3      | 2      | 1     |
-| veryfast  | 16    | 24    | 3      | 2      | 1     |
-| faster    | 16    | 24    | 3      | 2      | 2     |
-| fast      | 16    | 32    | 4      | 2      | 2     |
-| medium    | 16    | 32    | 4      | 4      | 2     |
-| slow      | 16    | 48    | 4      | 4      | 3     |
-| slower    | 8     | 48    | 4      | 4      | 3     |
-| veryslow  | 8     | 64    | 4      | 4      | 4     |
+| preset    | block | range | levels | subpel | iters | candidates |
+|-----------|-------|-------|--------|--------|-------|------------|
+| ultrafast | 16    | 16    | 3      | 1      | 1     | 1          |
+| superfast | 16    | 16    | 3      | 2      | 1     | 1          |
+| veryfast  | 16    | 24    | 3      | 2      | 1     | 2          |
+| faster    | 16    | 24    | 3      | 2      | 2     | 2          |
+| fast      | 16    | 32    | 4      | 2      | 2     | 3          |
+| medium    | 16    | 32    | 4      | 4      | 2     | 3          |
+| slow      | 16    | 48    | 4      | 4      | 3     | 4          |
+| slower    | 8     | 48    | 4      | 4      | 3     | 4          |
+| veryslow  | 8     | 64    | 4      | 4      | 4     | 6          |
 
-The block size is always 8 or 16, so two or one motion blocks tile each 16x16 cell of the
-residual coder's 1/16-resolution latent grid.
+The block size is always 8 or 16, so each 16x16 cell of the residual coder's 1/16-resolution
+latent grid holds exactly one 16-pixel or four 8-pixel motion blocks.
 """
 
 from __future__ import annotations

@@ -114,9 +114,9 @@ def warp(ref: np.ndarray, mv: np.ndarray, block: int) -> np.ndarray:
     y, x = yy.ravel(), xx.ravel()
     sampler = _Sampler(r, block)
     cells = sampler.sample(y, x, v00)
-    mixed = np.flatnonzero(
-        ((v01 != v00) | (v10 != v00) | (v11 != v00)).any(axis=1)
-    )  # elsewhere all four predictions are identical, so the blend is exactly `cells`
+    same = (v01 == v00) & (v10 == v00) & (v11 == v00)
+    # Where all four vectors agree the four predictions are identical: the blend is `cells`.
+    mixed = np.flatnonzero(~(same[:, 0] & same[:, 1]))
     if mixed.size:
         ym, xm = y[mixed], x[mixed]
         p00 = cells[mixed]
