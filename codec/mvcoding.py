@@ -173,6 +173,7 @@ def encode_mvs(mv: np.ndarray, precision: int = 4) -> bytes:
     return bytes(header) + _leb128([len(esc)]) + esc + words
 
 
+@lru_cache(maxsize=16)
 def _wavefront(rows: int, cols: int) -> list[tuple[np.ndarray, ...]]:
     """Groups of independent blocks (t = col + 2*row) with flat indices of their A, B, C."""
     r, c = np.divmod(np.arange(rows * cols), cols)
@@ -192,13 +193,10 @@ def _wavefront(rows: int, cols: int) -> list[tuple[np.ndarray, ...]]:
     ]
 
 
-_wavefront_cached = lru_cache(maxsize=16)(_wavefront)
-
-
 def _reconstruct(d: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """Vectors from median-prediction differences d (n, 2), one wavefront at a time."""
     v = np.zeros((rows * cols + 1, 2), dtype=np.int64)
-    for idx, a, b, c in _wavefront_cached(rows, cols):
+    for idx, a, b, c in _wavefront(rows, cols):
         va, vb, vc = v[a], v[b], v[c]
         med = np.maximum(np.minimum(va, vb), np.minimum(np.maximum(va, vb), vc))
         v[idx] = d[idx] + med
