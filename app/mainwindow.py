@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
         self.psnr_source: dict[int, float] = {}
         self._old_compares: list[CompareWorker] = []
         self.bad_frames: set[int] = set()
+        self._first_bad = ""
         self.setWindowTitle("ZVC69 Studio")
         self.setAcceptDrops(True)
         self.resize(1480, 920)
@@ -397,9 +398,13 @@ class MainWindow(QMainWindow):
             self.psnr_panel.set_stored(stats)
 
     def _on_decode_failed(self, n: int, message: str) -> None:
+        first = not self.bad_frames or n < min(self.bad_frames)
         self.bad_frames.add(n)
         self.transport.timeline.set_bad(self.bad_frames)
-        self.report(f"Frame {n} could not be decoded: {message}")
+        if first:
+            self._first_bad = f"Frame {n} could not be decoded: {message}"
+        more = len(self.bad_frames) - 1
+        self.report(self._first_bad + (f"  ({more} more undecodable)" if more else ""))
 
     # == playback view ========================================================================
     def _on_frame_shown(self, n: int, image: np.ndarray, stats: FrameStats) -> None:

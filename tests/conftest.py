@@ -20,6 +20,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 _SETTINGS_DIR = tempfile.mkdtemp(prefix="zvc69-studio-test-")
 os.environ["ZVC69_STUDIO_SETTINGS"] = os.path.join(_SETTINGS_DIR, "studio.ini")
+try:  # importing app applies app/qtcompat.py (PySide6 6.12 refcount work-around) for every Qt test
+    import app  # noqa: F401
+except ImportError:
+    pass
 
 
 @pytest.fixture

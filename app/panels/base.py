@@ -25,6 +25,19 @@ def cosmetic_pen(colour: QColor | tuple[int, ...], width: float = 1.5,
     return pen
 
 
+class FrameAxis(pg.AxisItem):
+    """An axis of frame numbers: integer ticks only."""
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:  # noqa: N802, N803
+        levels = []
+        for spacing, values in super().tickValues(minVal, maxVal, size):
+            if spacing >= 1:
+                levels.append((spacing, [v for v in values if float(v).is_integer()]))
+        if not levels and maxVal >= minVal:
+            levels = [(1.0, [float(v) for v in range(math.ceil(minVal), math.floor(maxVal) + 1)])]
+        return levels
+
+
 class FramePanel(QWidget):
     """A titled pyqtgraph plot whose x axis is the frame number.
 
@@ -40,7 +53,8 @@ class FramePanel(QWidget):
         self.num_frames = 0
         self.current = -1
         self.hover_frame: int | None = None
-        self.plot = pg.PlotWidget(background=BACKGROUND)
+        self.plot = pg.PlotWidget(background=BACKGROUND,
+                                  axisItems={"bottom": FrameAxis("bottom")})
         item = self.plot.getPlotItem()
         item.showGrid(x=True, y=True, alpha=0.12)
         item.setLabel("left", self.y_label)
@@ -75,6 +89,7 @@ class FramePanel(QWidget):
         self.hover_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.header = QHBoxLayout()
         self.header.setContentsMargins(6, 2, 6, 0)
+        self.header.setSpacing(16)
         self.header.addWidget(self.legend_label, 1)
         self.header.addWidget(self.hover_label, 0)
         layout = QVBoxLayout(self)
@@ -90,7 +105,8 @@ class FramePanel(QWidget):
     def set_num_frames(self, n: int) -> None:
         self.num_frames = n
         if n > 0:
-            self.view_box.setLimits(xMin=-1.0, xMax=n + 0.5, minXRange=4)
+            lo, hi = -1.0, n + 0.5  # consistent limits even for one-frame streams
+            self.view_box.setLimits(xMin=lo, xMax=hi, minXRange=min(4.0, hi - lo))
             self.view_box.setXRange(-0.5, n - 0.5, padding=0.01)
 
     def set_current(self, n: int) -> None:

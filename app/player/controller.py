@@ -251,7 +251,7 @@ class PlayerController(QObject):
         timings = dict(stats.timings) if stats.timings else {"decode": ms}
         self.timings[n] = timings
         self.decoded[n] = stats
-        if n - 1 in self.cache or n == 0:
+        if n - 1 in self.cache:  # sequential decodes only (a seek decodes a whole GOP)
             self.decode_ms = ms if self.decode_ms is None else 0.8 * self.decode_ms + 0.2 * ms
         self.frame_decoded.emit(n, stats)
         if n == self.target and n != self.current:
