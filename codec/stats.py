@@ -53,7 +53,8 @@ class FrameStats:
     bits: dict[str, int] = field(default_factory=dict)  # split by part, see BIT_PARTS
     block_size: int = 16  # grid of skip, residual_energy and bits_per_block (the latent grid)
     mv_block: int = 16  # grid of mv; may be finer (8) than block_size at slow presets
-    mv: np.ndarray | None = None  # (H/mv_block, W/mv_block, 2) float32 pixels (dx, dy): ref = cur + mv
+    # (H / mv_block, W / mv_block, 2) float32 pixels (dx, dy): the reference is at cur + mv
+    mv: np.ndarray | None = None
     skip: np.ndarray | None = None  # (rows, cols) bool, True where no residual is sent
     residual_energy: np.ndarray | None = None  # (rows, cols) float32, mean squared residual
     bits_per_block: np.ndarray | None = None  # (rows, cols) float32
