@@ -412,7 +412,10 @@ class MainWindow(QMainWindow):
         self.transport.set_position(n, stats.frame_type, stats.keyframe)
         for panel in self.panels:
             panel.set_current(n)
-        self.info_panel.show_frame(stats, self.player.timings.get(n), self.psnr_source.get(n))
+        enc = self.player.encoder_stats
+        encoded = enc[n] if enc and n < len(enc) and enc[n].index == n else None
+        self.info_panel.show_frame(stats, self.player.timings.get(n), self.psnr_source.get(n),
+                                   encoded)
 
     def _seek_from_chart(self, n: int) -> None:
         self.player.seek(n)
@@ -447,7 +450,7 @@ class MainWindow(QMainWindow):
         elif p.playing:
             state = f"Playing · {ahead} frames ({ahead / fps:.1f} s) buffered ahead"
         elif p.target != p.current and p.target >= 0:
-            state = f"Seeking to frame {p.target} …"
+            state = f"Seeking to frame {p.target}: decoding forward from keyframe {p.current}"
         else:
             state = f"Paused · {ahead} frames buffered ahead"
         self.play_label.setText(state + speed)

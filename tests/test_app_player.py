@@ -161,3 +161,14 @@ def test_ui_thread_is_never_blocked_while_decoding(qtbot, player):
     timer.stop()
     assert len(gaps) > 50
     assert max(gaps[1:]) < 0.1
+
+
+def test_far_seek_shows_the_keyframe_then_decodes_forward(qtbot, player):
+    open_synthetic(qtbot, player, num_frames=64, gop=30, delay_s=0.005)
+    shown = []
+    player.frame_shown.connect(lambda n, img, st: shown.append(n))
+    player.seek(58)
+    qtbot.waitUntil(lambda: player.current == 58, timeout=5000)
+    assert shown == [30, 58]
+    assert all(k in player.cache for k in range(30, 59))  # frames on the way are cached
+    assert 30 in player.timings and 45 in player.timings

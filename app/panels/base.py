@@ -7,7 +7,9 @@ import math
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
+
+from app.panels.labels import ElidedLabel, LegendStrip
 
 BACKGROUND = QColor(24, 26, 30)
 AXIS = QColor(170, 175, 185)
@@ -78,20 +80,21 @@ class FramePanel(QWidget):
         self.hover_line.setVisible(False)
         item.addItem(self.hover_line, ignoreBounds=True)
 
-        self.legend_label = QLabel("")
-        self.legend_label.setObjectName("panelLegend")
-        self.legend_label.setTextFormat(Qt.TextFormat.RichText)
-        self.hover_label = QLabel("")
+        # both give way when the dock is narrow: never widen the window
+        self.placeholder = pg.TextItem("", color=(140, 146, 156), anchor=(0.5, 0.5))
+        item.addItem(self.placeholder, ignoreBounds=True)
+        self.view_box.sigRangeChanged.connect(self._place_placeholder)
+        self.set_placeholder("No stream open")
+        self.legend = LegendStrip()
+        self.hover_label = ElidedLabel("")
         self.hover_label.setObjectName("panelReadout")
         self.hover_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        # the readout keeps its natural width; the legend gives way (never widen the dock)
-        self.legend_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.hover_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.header = QHBoxLayout()
         self.header.setContentsMargins(6, 2, 6, 0)
         self.header.setSpacing(16)
-        self.header.addWidget(self.legend_label, 1)
-        self.header.addWidget(self.hover_label, 0)
+        self.header.addWidget(self.legend)
+        self.header.addStretch(1)
+        self.header.addWidget(self.hover_label)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -104,6 +107,7 @@ class FramePanel(QWidget):
     # -- frame axis --------------------------------------------------------------------------
     def set_num_frames(self, n: int) -> None:
         self.num_frames = n
+        self.set_placeholder("" if n > 0 else "No stream open")
         if n > 0:
             lo, hi = -1.0, n + 0.5  # consistent limits even for one-frame streams
             self.view_box.setLimits(xMin=lo, xMax=hi, minXRange=min(4.0, hi - lo))
@@ -122,6 +126,7 @@ class FramePanel(QWidget):
         self.current = -1
         self.cursor.setVisible(False)
         self.hover_label.setText("")
+        self.set_placeholder("No stream open")
 
     def frame_at(self, scene_pos: QPointF) -> int | None:
         """The frame under a scene position, or None outside the plot or the stream."""
@@ -162,13 +167,20 @@ class FramePanel(QWidget):
         super().leaveEvent(event)  # type: ignore[arg-type]
 
     # -- helpers -----------------------------------------------------------------------------
+    def set_placeholder(self, text: str) -> None:
+        """A hint in the middle of the plot ("" hides it)."""
+        self.placeholder.setText(text)
+        self.placeholder.setVisible(bool(text))
+        self._place_placeholder()
+
+    def _place_placeholder(self, *_: object) -> None:
+        if self.placeholder.isVisible():
+            (x0, x1), (y0, y1) = self.view_box.viewRange()
+            self.placeholder.setPos((x0 + x1) / 2, (y0 + y1) / 2)
+
     def set_legend(self, entries: list[tuple[str, QColor, str]]) -> None:
         """Header legend: (label, colour, "box" | "line") per series."""
-        parts = []
-        for label, colour, kind in entries:
-            mark = "■" if kind == "box" else "━"
-            parts.append(f'<span style="color:{colour.name()}">{mark}</span>&nbsp;{label}')
-        self.legend_label.setText("&nbsp;&nbsp; ".join(parts))
+        self.legend.set_entries(entries)
 
     def add_right_axis(self, label: str) -> pg.ViewBox:
         """A second ViewBox on the right axis sharing the frame axis (mouse passes through)."""

@@ -9,8 +9,9 @@ from codec.stats import BIT_PARTS, STAGES, FrameStats
 
 
 def frame_rows(s: FrameStats, timings: dict[str, float] | None = None,
-               psnr_source: float | None = None) -> list[tuple[str, str, list[tuple[str, str]]]]:
-    """(label, value, children) rows describing one frame."""
+               psnr_source: float | None = None, encoded: FrameStats | None = None
+               ) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """(label, value, children) rows describing one frame (`encoded`: the encoder's stats)."""
 
     def opt(v: float | None, fmt: str) -> str:
         return "—" if v is None else format(v, fmt)
@@ -37,8 +38,8 @@ def frame_rows(s: FrameStats, timings: dict[str, float] | None = None,
         rows.append(("Motion |mv|", f"mean {float(mag.mean()):.2f} · max {float(mag.max()):.2f} px",
                      []))
     rows.append(("Block size", f"{s.block_size} px", []))
-    rows.append(("PSNR (encoder)", opt(s.psnr, ".2f") + (" dB" if s.psnr is not None else ""),
-                 []))
+    psnr = s.psnr if s.psnr is not None else (encoded.psnr if encoded else None)
+    rows.append(("PSNR (encoder)", "—" if psnr is None else f"{psnr:.2f} dB", []))
     if psnr_source is not None:
         rows.append(("PSNR (vs source)", f"{psnr_source:.2f} dB", []))
     t = timings if timings is not None else s.timings
@@ -46,6 +47,11 @@ def frame_rows(s: FrameStats, timings: dict[str, float] | None = None,
         order = [k for k in STAGES if k in t] + sorted(set(t) - set(STAGES))
         rows.append(("Decode time", f"{sum(t.values()):.1f} ms",
                      [(k, f"{t[k]:.2f} ms") for k in order]))
+    if encoded is not None and encoded.timings:
+        e = encoded.timings
+        order = [k for k in STAGES if k in e] + sorted(set(e) - set(STAGES))
+        rows.append(("Encode time", f"{sum(e.values()):.1f} ms",
+                     [(k, f"{e[k]:.2f} ms") for k in order]))
     return rows
 
 
@@ -70,7 +76,7 @@ class FrameInfoPanel(QTreeWidget):
         QTreeWidgetItem(self, ["No frame", "open a stream to see its frame statistics"])
 
     def show_frame(self, s: FrameStats, timings: dict[str, float] | None = None,
-                   psnr_source: float | None = None) -> None:
+                   psnr_source: float | None = None, encoded: FrameStats | None = None) -> None:
         for i in range(self.topLevelItemCount()):
             item = self.topLevelItem(i)
             if item.childCount():
@@ -78,7 +84,7 @@ class FrameInfoPanel(QTreeWidget):
                     item.text(0))
         self.setUpdatesEnabled(False)
         self.clear()
-        for label, value, children in frame_rows(s, timings, psnr_source):
+        for label, value, children in frame_rows(s, timings, psnr_source, encoded):
             item = QTreeWidgetItem(self, [label, value])
             for k, v in children:
                 QTreeWidgetItem(item, [k, v])

@@ -47,8 +47,7 @@ class FrameSizePanel(FramePanel):
         self.rate_curve = pg.PlotCurveItem(pen=cosmetic_pen(BITRATE, 1.5))
         self.rate_box.addItem(self.rate_curve)
         self.set_legend([("I", TYPE_COLOURS["I"], "box"), ("P", TYPE_COLOURS["P"], "box"),
-                         ("B", TYPE_COLOURS["B"], "box"), ("bitrate, 1 s window", BITRATE,
-                                                           "line")])
+                         ("B", TYPE_COLOURS["B"], "box"), ("bitrate (1 s)", BITRATE, "line")])
         self.sizes = np.zeros(0)
         self.rate = np.zeros(0)
 
@@ -82,5 +81,4 @@ class FrameSizePanel(FramePanel):
         if not 0 <= n < len(self.stats):
             return f"frame {n}"
         s = self.stats[n]
-        return (f"frame {n} {s.frame_type}  ·  {s.size_bytes:,} B = {self.sizes[n]:.1f} kbit  ·  "
-                f"{self.rate[n]:,.0f} kbit/s")
+        return f"frame {n} {s.frame_type}  ·  {s.size_bytes:,} B  ·  {self.rate[n]:,.0f} kbit/s"

@@ -28,12 +28,7 @@ class PsnrPanel(FramePanel):
                                               symbolPen=None, symbolBrush=MEASURED)
         self.plot.addItem(self.stored_curve)
         self.plot.addItem(self.measured_curve)
-        self.set_legend([("vs source (measured)", MEASURED, "line"),
-                         ("encoder (stored)", STORED, "line")])
-        self.empty_text = pg.TextItem("Open a source video beside the stream "
-                                      "(File ▸ Compare with source) to measure PSNR",
-                                      color=(150, 155, 165), anchor=(0.5, 0.5))
-        self.plot.addItem(self.empty_text, ignoreBounds=True)
+        self.set_legend([("vs source", MEASURED, "line"), ("encoder", STORED, "line")])
         self.stored = np.zeros(0)
         self.measured = np.zeros(0)
 
@@ -41,7 +36,7 @@ class PsnrPanel(FramePanel):
         self.set_num_frames(num_frames)
         self.stored = np.full(num_frames, np.nan)
         self.measured = np.full(num_frames, np.nan)
-        self._place_text()
+        self._redraw()
 
     def set_stored(self, stats: list[FrameStats] | None) -> None:
         """PSNR values the encoder stored (FrameStats.psnr), if any."""
@@ -71,13 +66,10 @@ class PsnrPanel(FramePanel):
             else:
                 curve.setData([], [])
         have = bool(np.isfinite(self.stored).any() or np.isfinite(self.measured).any())
-        self.empty_text.setVisible(not have)
-        self._place_text()
-
-    def _place_text(self) -> None:
-        if self.empty_text.isVisible():
-            (x0, x1), (y0, y1) = self.view_box.viewRange()
-            self.empty_text.setPos((x0 + x1) / 2, (y0 + y1) / 2)
+        if self.stored.size and not have:
+            self.set_placeholder("File ▸ Compare with source… measures PSNR against the source")
+        elif self.stored.size:
+            self.set_placeholder("")
 
     def reset(self) -> None:
         self.stored = self.measured = np.zeros(0)
@@ -88,4 +80,4 @@ class PsnrPanel(FramePanel):
         def fmt(a: np.ndarray) -> str:
             return f"{a[n]:.2f} dB" if 0 <= n < a.size and np.isfinite(a[n]) else "—"
 
-        return f"frame {n}  ·  vs source {fmt(self.measured)}  ·  encoder {fmt(self.stored)}"
+        return f"frame {n}  ·  source {fmt(self.measured)}  ·  encoder {fmt(self.stored)}"

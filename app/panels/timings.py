@@ -48,15 +48,21 @@ class TimingPanel(FramePanel):
         self.source.setToolTip("Decoder times measured while playing, or the encoder's times "
                                "stored with the stream")
         self.source.currentIndexChanged.connect(lambda _: self.redraw())
-        self.header.insertWidget(1, self.source)
+        self.header.insertWidget(0, self.source)
+        item = self.plot.getPlotItem()
+        self.side_legend = pg.LegendItem(labelTextSize="8pt", labelTextColor=(174, 180, 189),
+                                         verSpacing=-4)
+        item.layout.addItem(self.side_legend, 2, 3)  # right of the plot, never over the bars
         self.decode: dict[int, dict[str, float]] = {}
         self.encode: dict[int, dict[str, float]] = {}
         self.bars: dict[str, pg.BarGraphItem] = {}
         self.budget = pg.InfiniteLine(
             angle=0, movable=False, pen=cosmetic_pen(QColor(255, 255, 255, 120), 1,
                                                      Qt.PenStyle.DotLine),
-            label="real time", labelOpts={"position": 0.02, "color": (200, 200, 200)})
+            label="real time", labelOpts={"position": 0.97, "color": (220, 220, 220),
+                                          "fill": (24, 26, 30, 200), "anchors": [(1, 1), (1, 1)]})
         self.budget.setVisible(False)
+        self.budget.setZValue(50)  # over the bars
         self.plot.addItem(self.budget)
 
     @property
@@ -66,6 +72,7 @@ class TimingPanel(FramePanel):
     def set_stream(self, num_frames: int, fps: Fraction | float) -> None:
         self.set_num_frames(num_frames)
         fps = float(fps)
+        self.redraw()
         if fps > 0:
             self.budget.setValue(1000.0 / fps)
             self.budget.setVisible(True)
@@ -84,10 +91,16 @@ class TimingPanel(FramePanel):
     def redraw(self) -> None:
         """Rebuild the stacked bars from the data shown (callers throttle this)."""
         data = self.showing
+        if self.num_frames and not data:
+            self.set_placeholder("Play or step to measure decode times" if data is self.decode
+                                 else "No encoder statistics stored with this stream")
+        elif self.num_frames:
+            self.set_placeholder("")
         stages = ordered_stages(data)
         for stage in list(self.bars):
             if stage not in stages:
                 self.plot.removeItem(self.bars.pop(stage))
+                self.side_legend.removeItem(stage)
         frames = np.array(sorted(data), dtype=np.int64)
         base = np.zeros(len(frames))
         for stage in stages:
@@ -97,10 +110,10 @@ class TimingPanel(FramePanel):
                 bar = pg.BarGraphItem(x=[], height=[], width=0.8, brush=stage_colour(stage),
                                       pen=None)
                 self.plot.addItem(bar)
+                self.side_legend.addItem(bar, stage)
                 self.bars[stage] = bar
             bar.setOpts(x=frames.astype(np.float64), y0=base.copy(), height=ms, width=0.8)
             base += ms
-        self.set_legend([(stage, stage_colour(stage), "box") for stage in stages])
 
     def reset(self) -> None:
         self.decode, self.encode = {}, {}

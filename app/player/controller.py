@@ -234,14 +234,21 @@ class PlayerController(QObject):
         if self._decoder is not None:
             self._decoder.request(n, ahead)
 
-    def _show(self, n: int) -> None:
+    def keyframe_before(self, n: int) -> int | None:
+        """The last keyframe at or before `n` (from the scan), or None before the scan."""
+        i = bisect.bisect_right(self.keyframes, n)
+        return self.keyframes[i - 1] if i > 0 else None
+
+    def _show(self, n: int, preview: bool = False) -> None:
+        """Put frame `n` on screen; a preview keeps the target and the decode request."""
         item = self.cache.get(n)
         if item is None:
             return
         self.current = n
-        if self.target < n or not self.playing:
-            self.target = n
-        self._request(n)
+        if not preview:
+            if self.target < n or not self.playing:
+                self.target = n
+            self._request(n)
         self.frame_shown.emit(n, item.image, item.stats)
         self._schedule_notify()
 
@@ -256,6 +263,9 @@ class PlayerController(QObject):
         self.frame_decoded.emit(n, stats)
         if n == self.target and n != self.current:
             self._show(n)
+        elif (not self.playing and n != self.current and n < self.target
+              and n == self.keyframe_before(self.target)):
+            self._show(n, preview=True)  # seeking far: the keyframe first, then decode forward
         if self.buffering:
             self._maybe_resume()
         self._schedule_notify()

@@ -89,13 +89,17 @@ def info_of(source: FrameSource, label: str, path: Path | None = None) -> Stream
 
 
 def stream_factory(path: str | Path) -> SourceFactory:
-    """A factory that opens `path` with codec.api.StreamDecoder (imported when first used)."""
+    """A factory that opens `path` with a codec.api StreamDecoder (imported when first used).
+
+    `codec.api.open_decoder` shares the loaded networks between the decoders of all threads.
+    """
     path = Path(path)
 
     def make() -> FrameSource:
-        from codec.api import StreamDecoder
+        from codec import api
 
-        return StreamDecoder(path)
+        opener = getattr(api, "open_decoder", None) or api.StreamDecoder
+        return opener(path)
 
     return make
 

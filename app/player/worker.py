@@ -8,14 +8,17 @@ import time
 from PySide6.QtCore import QThread, Signal
 
 from app.player.cache import FrameCache
-from app.player.source import SourceFactory, describe_error, info_of
+from app.player.source import FrameSource, SourceFactory, describe_error, info_of
 
 
 class DecodeWorker(QThread):
     """Decodes the requested frame, then reads ahead into the cache until told otherwise.
 
     `request(target, ahead)` may be called from any thread; only the latest request counts, so
-    scrubbing the timeline never queues work. A failing frame is reported once and skipped.
+    scrubbing the timeline never queues work. To reach a frame it decodes forward one frame at a
+    time from the keyframe before it (or from the frame decoded last), caching every frame on
+    the way and checking for a newer request between frames. A failing frame is reported once
+    and skipped.
     """
 
     decoded = Signal(int, object, float)  # frame, FrameStats, wall-clock milliseconds
@@ -32,6 +35,7 @@ class DecodeWorker(QThread):
         self._stop = False
         self._bad: set[int] = set()
         self.busy_frame: int | None = None  # the frame being decoded now, if any
+        self._last: int | None = None  # the frame the source decoded last (its reference)
 
     def request(self, target: int, ahead: int) -> None:
         """Make sure `target` and up to `ahead` frames after it are decoded."""
@@ -57,6 +61,20 @@ class DecodeWorker(QThread):
                 return k
         return None
 
+    def _step_towards(self, source: FrameSource, aim: int) -> int:
+        """The next frame to decode on the way to `aim`: each call costs one frame."""
+        try:
+            key = source.keyframe_before(aim)
+        except Exception:
+            return aim
+        if self._last is not None and key <= self._last < aim:
+            step = self._last + 1
+        else:
+            step = key
+        if any(k in self._bad for k in range(step, aim)):
+            return aim  # the chain is broken: let decode(aim) say why
+        return step
+
     def run(self) -> None:
         try:
             source = self._factory()
@@ -72,17 +90,20 @@ class DecodeWorker(QThread):
                         job = self._next_job()
                     if self._stop:
                         return
-                    self.busy_frame = job
                 assert job is not None
+                job = self._step_towards(source, job)
+                self.busy_frame = job
                 t0 = time.perf_counter()
                 try:
                     image, stats = source.decode(job)
                 except Exception as exc:
                     self._bad.add(job)
+                    self._last = None
                     self.busy_frame = None
                     self.failed.emit(job, describe_error(exc))
                     continue
                 ms = (time.perf_counter() - t0) * 1000.0
+                self._last = job
                 self._cache.put(job, image, stats)
                 self.busy_frame = None
                 self.decoded.emit(job, stats, ms)
@@ -107,6 +128,20 @@ class ScanWorker(QThread):
         self._factory = factory
         self._label = label
         self._path = path
+
+    def _step_towards(self, source: FrameSource, aim: int) -> int:
+        """The next frame to decode on the way to `aim`: each call costs one frame."""
+        try:
+            key = source.keyframe_before(aim)
+        except Exception:
+            return aim
+        if self._last is not None and key <= self._last < aim:
+            step = self._last + 1
+        else:
+            step = key
+        if any(k in self._bad for k in range(step, aim)):
+            return aim  # the chain is broken: let decode(aim) say why
+        return step
 
     def run(self) -> None:
         try:
