@@ -77,6 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.mainwindow import MainWindow
     from app.theme import apply_theme
 
+    try:  # import the codec (ONNX Runtime) now: importing it on a worker later stalls the UI
+        import codec.api  # noqa: F401
+    except Exception:  # reported when a stream is opened
+        pass
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "zvc69-studio"])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)

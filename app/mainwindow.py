@@ -92,6 +92,10 @@ class MainWindow(QMainWindow):
         self._analysis_timer.setSingleShot(True)
         self._analysis_timer.setInterval(250)
         self._analysis_timer.timeout.connect(self.refresh_analysis)
+        self._follow_timer = QTimer(self)
+        self._follow_timer.setSingleShot(True)
+        self._follow_timer.setInterval(150)
+        self._follow_timer.timeout.connect(self._follow_current)
         self._psnr_timer = QTimer(self)
         self._psnr_timer.setSingleShot(True)
         self._psnr_timer.setInterval(200)
@@ -410,6 +414,18 @@ class MainWindow(QMainWindow):
     def _on_frame_shown(self, n: int, image: np.ndarray, stats: FrameStats) -> None:
         self.frame_view.set_frame(self._display_image(n, image), stats)
         self.transport.set_position(n, stats.frame_type, stats.keyframe)
+        if self.player.playing:  # charts and the info table follow at a few Hz while playing
+            if not self._follow_timer.isActive():
+                self._follow_timer.start()
+        else:
+            self._follow_current()
+
+    def _follow_current(self) -> None:
+        """Move the charts' frame markers and fill the info table for the frame on screen."""
+        n = self.player.current
+        stats = self.frame_view.stats
+        if n < 0 or stats is None:
+            return
         for panel in self.panels:
             panel.set_current(n)
         enc = self.player.encoder_stats
@@ -421,6 +437,8 @@ class MainWindow(QMainWindow):
         self.player.seek(n)
 
     def _on_playing_changed(self, playing: bool) -> None:
+        if not playing:
+            self._follow_current()
         a = self.actions.play
         a.setText("&Pause" if playing else "&Play")
         icon = self.style().StandardPixmap.SP_MediaPause if playing else \

@@ -6,6 +6,7 @@ thread-safe), so tests and the app can plug in anything with these methods.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -88,18 +89,27 @@ def info_of(source: FrameSource, label: str, path: Path | None = None) -> Stream
     )
 
 
-def stream_factory(path: str | Path) -> SourceFactory:
+def decoder_threads() -> int:
+    """ONNX Runtime threads per decoder: half the cores (at most 4), so that the UI thread and
+    a second decoder (comparison) keep a core; on 2 cores one thread is also the fastest."""
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
+
+
+def stream_factory(path: str | Path, threads: int | None = None) -> SourceFactory:
     """A factory that opens `path` with a codec.api StreamDecoder (imported when first used).
 
     `codec.api.open_decoder` shares the loaded networks between the decoders of all threads.
     """
     path = Path(path)
+    threads = threads or decoder_threads()
 
     def make() -> FrameSource:
         from codec import api
 
-        opener = getattr(api, "open_decoder", None) or api.StreamDecoder
-        return opener(path)
+        opener = getattr(api, "open_decoder", None)
+        if opener is not None:
+            return opener(path, threads=threads)
+        return api.StreamDecoder(path, threads=threads)
 
     return make
 
