@@ -172,3 +172,14 @@ def test_far_seek_shows_the_keyframe_then_decodes_forward(qtbot, player):
     assert shown == [30, 58]
     assert all(k in player.cache for k in range(30, 59))  # frames on the way are cached
     assert 30 in player.timings and 45 in player.timings
+
+
+def test_plays_through_with_room_for_one_frame_only(qtbot):
+    player = PlayerController(cache_mb=1.5 * 128 * 96 * 3 / 2**20)
+    try:
+        open_synthetic(qtbot, player, num_frames=15, fps=100)
+        player.play()
+        qtbot.waitUntil(lambda: player.current == 14 and not player.playing, timeout=10000)
+        assert len(player.cache) <= 1
+    finally:
+        player.shutdown()

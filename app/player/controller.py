@@ -186,7 +186,7 @@ class PlayerController(QObject):
             return 0
         wanted = max(2, int(round(self.readahead_s * float(self.info.fps))))
         room = self.cache.capacity_frames(self.info.frame_bytes) - 2
-        return max(0, min(wanted, room))
+        return max(1, min(wanted, room))  # at least the next frame, even in a tiny cache
 
     def seek(self, n: int) -> None:
         """Show frame `n` as soon as it is decoded (at once when cached)."""
