@@ -10,6 +10,8 @@ from PySide6.QtWidgets import QStyle, QWidget
 from app.views.overlays import OVERLAY_NAMES, OVERLAY_TITLES
 
 OVERLAY_KEYS = {"mv": "M", "skip": "S", "residual": "R", "bits": "B", "grid": "G"}
+OVERLAY_SHORT = {"mv": "MV", "skip": "Skip", "residual": "Residual", "bits": "Bits",
+                 "grid": "Grid"}
 DISPLAY_MODES = ("decoded", "source", "difference")
 DISPLAY_TITLES = {"decoded": "Decoded", "source": "Source", "difference": "Difference ×4"}
 
@@ -101,6 +103,7 @@ def make_actions(parent: QWidget) -> Actions:
     for name in OVERLAY_NAMES:
         a.overlays[name] = _action(parent, OVERLAY_TITLES[name], [OVERLAY_KEYS[name]],
                                    f"Show {OVERLAY_TITLES[name].lower()}", checkable=True)
+        a.overlays[name].setIconText(OVERLAY_SHORT[name])  # tool bar label
     group = QActionGroup(parent)
     group.setExclusive(True)
     for i, mode in enumerate(DISPLAY_MODES):

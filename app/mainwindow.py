@@ -223,12 +223,8 @@ class MainWindow(QMainWindow):
         label = QLabel("  Overlays ")
         label.setObjectName("legend")
         tb.addWidget(label)
-        short = {"mv": "MV", "skip": "Skip", "residual": "Residual", "bits": "Bits",
-                 "grid": "Grid"}
         for name in OVERLAY_NAMES:
-            act = a.overlays[name]
-            tb.addAction(act)
-            tb.widgetForAction(act).setText(short[name])
+            tb.addAction(a.overlays[name])
         tb.addSeparator()
         label = QLabel("  Picture ")
         label.setObjectName("legend")
@@ -241,6 +237,8 @@ class MainWindow(QMainWindow):
         self.display_combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         tb.addWidget(self.display_combo)
         tb.addSeparator()
+        a.zoom_fit.setIconText("Fit")
+        a.zoom_actual.setIconText("100%")
         tb.addAction(a.zoom_fit)
         tb.addAction(a.zoom_actual)
 
@@ -455,6 +453,7 @@ class MainWindow(QMainWindow):
         self.transport.timeline.set_buffered(cache.ranges() if p.is_open else [])
         if not p.is_open:
             self.play_label.setText("")
+            self.frame_view.set_notice("")
             return
         fps = float(p.info.fps) if p.info else 25.0
         ahead = p.buffered_ahead()
@@ -462,16 +461,20 @@ class MainWindow(QMainWindow):
         if p.decode_ms:
             dfps = 1000.0 / p.decode_ms
             speed = f"  ·  decoding {dfps:.1f} fps ({dfps / fps:.2f}× real time)"
+        notice = ""
         if p.playing and p.buffering:
             need = max(1, min(p.readahead_frames, int(p.resume_s * fps)))
             state = f"Buffering {ahead}/{need} frames"
+            notice = f"Buffering… {ahead}/{need} frames (decoding is slower than real time)"
         elif p.playing:
             state = f"Playing · {ahead} frames ({ahead / fps:.1f} s) buffered ahead"
         elif p.target != p.current and p.target >= 0:
             state = f"Seeking to frame {p.target}: decoding forward from keyframe {p.current}"
+            notice = f"Seeking to frame {p.target}…"
         else:
             state = f"Paused · {ahead} frames buffered ahead"
         self.play_label.setText(state + speed)
+        self.frame_view.set_notice(notice)
 
     def _on_frame_decoded(self, n: int, stats: FrameStats) -> None:
         """Decoded frames bring block maps the scan has not: widen the heatmap scales."""

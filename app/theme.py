@@ -29,6 +29,8 @@ QLabel#legend { color: #8d939c; font-size: 8pt; }
 QLabel#counter { color: #ffffff; font-family: "DejaVu Sans Mono", monospace; font-size: 11pt; }
 QLabel#timecode { color: #ffb028; font-family: "DejaVu Sans Mono", monospace; font-size: 11pt; }
 QLabel#badge { border-radius: 3px; padding: 1px 6px; font-weight: 700; color: #101010; }
+QLabel#notice { background: rgba(20, 22, 26, 200); color: #ffd27a; padding: 4px 8px;
+                border-radius: 3px; font-weight: 600; }
 QLabel#banner { background: #5a4a1a; color: #ffe9a8; padding: 6px 10px; }
 QWidget#transport { background: #26292e; border-top: 1px solid #15171a; }
 QWidget#emptyState { background: #121316; }

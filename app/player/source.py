@@ -70,10 +70,10 @@ def info_of(source: FrameSource, label: str, path: Path | None = None) -> Stream
         major, minor = getattr(header, "version_major", None), getattr(header, "version_minor", 0)
         if major is not None:
             extra["format"] = f"{major}.{minor}"
-        for key, label in (("quality", "quality"), ("gop_size", "GOP")):
+        for key, name in (("quality", "quality"), ("gop_size", "GOP")):
             value = getattr(header, key, None)
             if value:
-                extra[label] = str(value)
+                extra[name] = str(value)
         model = getattr(header, "model_hash", None)
         if isinstance(model, bytes | bytearray):
             extra["model"] = model.hex()

@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, QTimer, Signal
 from PySide6.QtGui import QColor, QImage
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from app.views.overlays import OVERLAY_CLASSES, MotionVectorOverlay, Overlay
 from codec.stats import FrameStats
@@ -83,6 +83,10 @@ class FrameView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.graphics)
+        self.notice = QLabel("", self.graphics)  # e.g. "Buffering…" over the picture
+        self.notice.setObjectName("notice")
+        self.notice.move(10, 10)
+        self.notice.setVisible(False)
         self.image: np.ndarray | None = None
         self.stats: FrameStats | None = None
         self._fit_pending = True
@@ -124,6 +128,13 @@ class FrameView(QWidget):
         for overlay in self.overlays.values():
             overlay.set_stats(None)
         self._fit_pending = True
+
+    def set_notice(self, text: str) -> None:
+        """A small label in the top-left corner of the picture ("" hides it)."""
+        if text != self.notice.text():
+            self.notice.setText(text)
+            self.notice.adjustSize()
+        self.notice.setVisible(bool(text))
 
     # -- overlays ----------------------------------------------------------------------------
     def set_overlay_visible(self, name: str, visible: bool) -> None:
