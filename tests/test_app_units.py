@@ -106,3 +106,17 @@ def test_without_a_display_the_app_says_so(monkeypatch, capsys):
     assert main(["some.zvc69"]) == 2
     err = capsys.readouterr().err
     assert "no display" in err and "--screenshot" in err
+
+
+def test_stream_info_reads_header_fields():
+    from types import SimpleNamespace
+
+    from app.player.source import info_of
+
+    src = SyntheticSource(num_frames=5)
+    src.header = SimpleNamespace(version_major=1, version_minor=0, quality=5, gop_size=32,
+                                 model_hash=bytes.fromhex("45169da9"))
+    info = info_of(src, "clip.zvc69")
+    assert info.label == "clip.zvc69" and info.num_frames == 5
+    assert info.extra == {"format": "1.0", "quality": "5", "GOP": "32", "model": "45169da9"}
+    assert info.frame_bytes == 128 * 96 * 3

@@ -267,3 +267,16 @@ def test_dropping_a_video_compares_it_with_the_stream(qtbot, studio_window, tmp_
     qtbot.waitUntil(lambda: len(w.psnr_source) == 6, timeout=10000)
     assert all(30 < v < 60 for v in w.psnr_source.values())  # 4:2:0 round trip of the source
     assert w.source_path.name == "source.y4m" and w.actions.close_compare.isEnabled()
+
+
+def test_slow_decoding_shows_buffering_over_the_picture(qtbot, studio_window):
+    w = studio_window(num_frames=40, fps=100, gop=40, delay_s=0.03)
+    w.open_file("slow.zvc69")
+    wait_open(qtbot, w)
+    w.player.play()
+    qtbot.waitUntil(lambda: w.frame_view.notice.isVisible(), timeout=5000)
+    assert w.frame_view.notice.text().startswith("Buffering")
+    assert w.play_label.text().startswith("Buffering") and "real time" in w.play_label.text()
+    assert w.transport.timeline.buffered  # the cached range is drawn on the timeline
+    w.player.pause()
+    qtbot.waitUntil(lambda: not w.frame_view.notice.isVisible(), timeout=2000)
