@@ -69,8 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.screenshot is None and not has_display():
         print(NO_DISPLAY, file=sys.stderr)
         return 2
-    if args.screenshot is not None and not has_display():
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    if args.screenshot is not None:  # rendered offscreen, display or not
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
     from PySide6.QtWidgets import QApplication
 
