@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
+from types import TracebackType
 
 from app import APPLICATION, ORGANIZATION
 from app.views.overlays import OVERLAY_NAMES
@@ -55,6 +57,17 @@ def has_display() -> bool:
     if not sys.platform.startswith("linux"):
         return True
     return any(os.environ.get(k) for k in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
+
+
+def install_excepthook(report: Callable[[str], None]) -> None:
+    """Bugs in slots go to the status bar as one line (the traceback to stderr, for reports)."""
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        traceback.print_exception(kind, exc, tb)
+        text = (str(exc).strip().splitlines() or [""])[0]
+        report(f"Internal error ({kind.__name__}): {text}")
+
+    sys.excepthook = hook
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -109,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     window = MainWindow()
+    install_excepthook(window.report)
     window.show()
     if args.file:
         window.open_file(args.file)

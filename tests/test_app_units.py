@@ -120,3 +120,19 @@ def test_stream_info_reads_header_fields():
     assert info.label == "clip.zvc69" and info.num_frames == 5
     assert info.extra == {"format": "1.0", "quality": "5", "GOP": "32", "model": "45169da9"}
     assert info.frame_bytes == 128 * 96 * 3
+
+
+def test_bugs_in_slots_become_one_status_line(monkeypatch, capsys):
+    import sys
+
+    from app.main import install_excepthook
+
+    lines: list[str] = []
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    install_excepthook(lines.append)
+    try:
+        raise ValueError("frame 7\nmore")
+    except ValueError:
+        sys.excepthook(*sys.exc_info())
+    assert lines == ["Internal error (ValueError): frame 7"]
+    assert "Traceback" in capsys.readouterr().err

@@ -159,22 +159,30 @@ def test_undecodable_frame_is_shown_not_raised(qtbot, studio_window):
     assert 4 in w.transport.timeline.bad
 
 
-def test_corrupt_file_gives_a_clear_message(qtbot, studio_settings, tmp_path):
-    bad = tmp_path / "garbage.zvc69"
-    bad.write_bytes(b"this is not a stream at all" * 10)
+@pytest.mark.parametrize("content, expected", [
+    (b"this is not a stream at all" * 10, "not a ZVC69 file"),
+    (b"", "empty file"),
+    (None, "Is a directory"),
+])
+def test_bad_files_give_a_clear_message(qtbot, studio_settings, tmp_path, content, expected):
+    bad = tmp_path / "bad.zvc69"
+    if content is None:
+        bad.mkdir()
+    else:
+        bad.write_bytes(content)
     w = MainWindow(settings=studio_settings)  # the real codec.api decoder
     qtbot.addWidget(w)
     w.show()
     w.open_file(bad)
     qtbot.waitUntil(lambda: w.last_error is not None, timeout=5000)
-    assert "garbage.zvc69" in w.last_error and "Traceback" not in w.last_error
-    assert "\n" not in w.last_error
+    assert w.last_error.startswith("Could not open bad.zvc69: ")
+    assert expected in w.last_error, w.last_error
+    assert "Traceback" not in w.last_error and "\n" not in w.last_error
     assert w.message_box is not None and w.message_box.isVisible()
     assert w.stack.currentWidget() is w.empty and w.empty.message.isVisible()
     w.message_box.close()
-    missing = tmp_path / "missing.zvc69"
-    w.open_file(missing)
-    qtbot.waitUntil(lambda: "missing.zvc69" in (w.last_error or ""), timeout=5000)
+    w.open_file(tmp_path / "missing.zvc69")
+    qtbot.waitUntil(lambda: "File not found" in (w.last_error or ""), timeout=5000)
     w.shutdown()
 
 

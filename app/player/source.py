@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from codec.errors import ZVC69Error
+from codec.errors import ModelMismatchError, ZVC69Error
 from codec.stats import FrameStats
 
 
@@ -107,9 +107,15 @@ def stream_factory(path: str | Path, threads: int | None = None) -> SourceFactor
         from codec import api
 
         opener = getattr(api, "open_decoder", None)
-        if opener is not None:
+        if opener is None:
+            return api.StreamDecoder(path, threads=threads)
+        try:
             return opener(path, threads=threads)
-        return api.StreamDecoder(path, threads=threads)
+        except ModelMismatchError:
+            # open_decoder loads the models before it reads the file; StreamDecoder reads the
+            # header first, so a file that is not a stream is reported as such
+            api.StreamDecoder(path, threads=threads).close()
+            raise
 
     return make
 
