@@ -30,8 +30,7 @@ class ResidualPanel(FramePanel):
         self.skip_bars = pg.BarGraphItem(x=[], height=[], width=0.8,
                                          brush=QColor(40, 220, 120, 70), pen=None)
         self.skip_box.addItem(self.skip_bars)
-        self.set_legend([("residual energy", ENERGY, "line"),
-                         ("skipped blocks %", SKIP, "box")])
+        self.set_legend([("residual", ENERGY, "line"), ("skip %", SKIP, "box")])
         self.energy = np.zeros(0)
         self.skip = np.zeros(0)
 
@@ -65,5 +64,5 @@ class ResidualPanel(FramePanel):
             return f"frame {n}"
         e, k = self.energy[n], self.skip[n]
         energy = "—" if not np.isfinite(e) else f"{e:.4g}"
-        skip = "—" if not np.isfinite(k) else f"{k:.1f}%"
-        return f"frame {n} {self.stats[n].frame_type}  ·  residual {energy}  ·  skip {skip}"
+        skip = "—" if not np.isfinite(k) else f"{k:.0f}%"
+        return f"frame {n} {self.stats[n].frame_type} · residual {energy} · skip {skip}"
