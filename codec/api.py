@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .backend import Backend
+from .container import ContainerReader
 from .decoder import StreamDecoder
 from .encoder import Codecs, StreamEncoder
 from .errors import ZVC69Error
@@ -36,7 +37,8 @@ def shared_codecs(device: str = "auto", threads: int | None = None,
 
 def open_decoder(path: str | Path, device: str = "auto",
                  threads: int | None = None) -> StreamDecoder:
-    """A StreamDecoder on the shared networks."""
+    """A StreamDecoder on the shared networks; a bad file is reported before any model loads."""
+    ContainerReader(path).close()
     return StreamDecoder(path, codecs=shared_codecs(device, threads))
 
 

@@ -63,6 +63,10 @@ class Backend:
             so.intra_op_num_threads = self.threads
             so.inter_op_num_threads = 1
         so.log_severity_level = 3
+        # Idle worker threads sleep instead of spinning: on a few cores spinning threads steal
+        # time from the entropy coder and the UI thread.
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        so.add_session_config_entry("session.inter_op.allow_spinning", "0")
         return so
 
     def session(self, path: Path, exact: bool = False) -> ort.InferenceSession:
