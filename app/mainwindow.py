@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QStackedWidget,
     QVBoxLayout,
@@ -40,6 +41,7 @@ from app.views.frame_view import FrameView, HoverInfo
 from app.views.overlay_controls import OverlayControls
 from app.views.overlays import DEFAULT_OPACITY, OVERLAY_NAMES, stream_scales
 from app.views.transport import TransportBar
+from codec.backend import DEVICES, cuda_present
 from codec.stats import FrameStats
 
 STREAM_FILTER = "ZVC69 streams (*.zvc69);;All files (*)"
@@ -62,6 +64,11 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings if settings is not None else open_settings()
         self.dialogs = dialogs
+        self.device = read_value(self.settings, "device", "auto", str)
+        if self.device not in DEVICES:
+            self.device = "auto"
+        if factory_for is stream_factory:
+            factory_for = self._stream_factory
         self.factory_for = factory_for
         self.video_factory_for = video_factory_for
         self.last_error: str | None = None
@@ -207,9 +214,38 @@ class MainWindow(QMainWindow):
             panels.addAction(dock.toggleViewAction())
         view.addSeparator()
         view.addAction(a.cache_size)
+        self._build_device_menu(view.addMenu("Inference &device"))
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(a.shortcuts)
         help_menu.addAction(a.about)
+
+    def _build_device_menu(self, menu: QMenu) -> None:
+        """auto / CPU / CUDA for the networks of streams opened from now on (issue: GPU core)."""
+        group = QActionGroup(self)
+        group.setExclusive(True)
+        labels = {"auto": "Automatic (GPU when present)", "cpu": "CPU", "cuda": "CUDA GPU"}
+        has_cuda = cuda_present()
+        self.device_actions: dict[str, QAction] = {}
+        for dev in DEVICES:
+            act = QAction(labels[dev], self, checkable=True)
+            act.setChecked(dev == self.device)
+            act.setEnabled(dev != "cuda" or has_cuda)
+            if dev == "cuda" and not has_cuda:
+                act.setToolTip("No CUDA device or onnxruntime-gpu CUDA libraries were found")
+            act.triggered.connect(lambda _=False, d=dev: self.set_device(d))
+            group.addAction(act)
+            menu.addAction(act)
+            self.device_actions[dev] = act
+
+    def set_device(self, device: str) -> None:
+        """Choose the inference device for streams opened from now on."""
+        self.device = device
+        self.settings.setValue("device", device)
+        self.device_actions[device].setChecked(True)
+        self.statusBar().showMessage(f"Inference device: {device} (for streams opened next)")
+
+    def _stream_factory(self, path: Path) -> SourceFactory:
+        return stream_factory(path, device=self.device)
 
     def _build_toolbar(self) -> None:
         a = self.actions

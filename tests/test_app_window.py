@@ -288,3 +288,19 @@ def test_slow_decoding_shows_buffering_over_the_picture(qtbot, studio_window):
     assert w.transport.timeline.buffered  # the cached range is drawn on the timeline
     w.player.pause()
     qtbot.waitUntil(lambda: not w.frame_view.notice.isVisible(), timeout=2000)
+
+
+def test_inference_device_setting_is_kept(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from app.mainwindow import MainWindow
+
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings=settings, restore=False, dialogs=False)
+    qtbot.addWidget(win)
+    assert win.device == "auto" and win.device_actions["auto"].isChecked()
+    win.set_device("cpu")
+    assert win.device_actions["cpu"].isChecked() and not win.device_actions["auto"].isChecked()
+    again = MainWindow(settings=settings, restore=False, dialogs=False)
+    qtbot.addWidget(again)
+    assert again.device == "cpu"

@@ -95,7 +95,8 @@ def decoder_threads() -> int:
     return max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
-def stream_factory(path: str | Path, threads: int | None = None) -> SourceFactory:
+def stream_factory(path: str | Path, threads: int | None = None,
+                   device: str = "auto") -> SourceFactory:
     """A factory that opens `path` with a codec.api StreamDecoder (imported when first used).
 
     `codec.api.open_decoder` shares the loaded networks between the decoders of all threads.
@@ -108,13 +109,13 @@ def stream_factory(path: str | Path, threads: int | None = None) -> SourceFactor
 
         opener = getattr(api, "open_decoder", None)
         if opener is None:
-            return api.StreamDecoder(path, threads=threads)
+            return api.StreamDecoder(path, device=device, threads=threads)
         try:
-            return opener(path, threads=threads)
+            return opener(path, device=device, threads=threads)
         except ModelMismatchError:
             # open_decoder loads the models before it reads the file; StreamDecoder reads the
             # header first, so a file that is not a stream is reported as such
-            api.StreamDecoder(path, threads=threads).close()
+            api.StreamDecoder(path, device=device, threads=threads).close()
             raise
 
     return make
