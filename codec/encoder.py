@@ -31,8 +31,11 @@ from .stats import FrameStats
 from .warp import warp
 
 MAX_DIMENSION = 16384
-SCENE_CUT_HIST = 0.5  # L1 distance of source luma histograms (0..2) that marks a scene cut
-SCENE_CUT_MAE = 0.25  # mean absolute prediction error (0..1) that always forces an I-frame
+# A scene cut: the source's luma histogram jumps (L1 distance, 0..2) and the motion-compensated
+# prediction is poor (mean absolute error, 0..1); fades change the histogram but predict well.
+SCENE_CUT_HIST = 0.5
+SCENE_CUT_HIST_MAE = 0.06
+SCENE_CUT_MAE = 0.25  # a prediction this poor always forces an I-frame
 RD_SKIP_FROM = list(PRESETS).index("medium")  # presets from here on try skips by synthesis
 
 
@@ -123,13 +126,12 @@ class StreamEncoder:
         key = self._ref is None or self._since_key >= self.gop
         hist = luma_histogram(frame)
         cut = False
-        if self.scene_cut and not key and self._hist is not None:
-            cut = float(np.abs(hist - self._hist).sum()) > SCENE_CUT_HIST
-            key = cut
+        jump = (self.scene_cut and self._hist is not None
+                and float(np.abs(hist - self._hist).sum()) > SCENE_CUT_HIST)
         self._hist = hist
         st: FrameStats | None = None
         if not key:
-            payload, recon, st = self._encode_p(frame, n, prof)
+            payload, recon, st = self._encode_p(frame, n, prof, jump)
             if st is None:  # prediction failed: scene cut
                 key = cut = True
         if key:
@@ -161,8 +163,8 @@ class StreamEncoder:
                         bits_per_block=lat.bits_map[:rows, :cols].copy())
         return payload, recon, st
 
-    def _encode_p(self, frame: np.ndarray, n: int,
-                  prof: Profiler) -> tuple[bytes, np.ndarray, FrameStats | None]:
+    def _encode_p(self, frame: np.ndarray, n: int, prof: Profiler,
+                  jump: bool) -> tuple[bytes, np.ndarray, FrameStats | None]:
         ref = self._ref
         assert ref is not None
         p = self.preset
@@ -171,7 +173,7 @@ class StreamEncoder:
         with prof.stage("warp"):
             pred = warp(ref, mv, p.block)
         mae = float(np.mean(np.abs(pred - frame))) / 255.0
-        if self.scene_cut and mae > SCENE_CUT_MAE:
+        if self.scene_cut and (mae > SCENE_CUT_MAE or (jump and mae > SCENE_CUT_HIST_MAE)):
             prof.take()
             return b"", frame, None
         with prof.stage("motion_coding"):

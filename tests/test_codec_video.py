@@ -112,3 +112,15 @@ def test_scan_reads_side_information_without_networks(tmp_path):
         assert np.array_equal(a.mv, b.mv)
         assert np.array_equal(a.skip, b.skip)
         assert a.bits["motion"] == b.bits["motion"]
+
+
+def test_scene_cut_forces_keyframe_but_fade_does_not(tmp_path):
+    a = pan_clip(3, 64, 96, seed=2)
+    b = [(f * 0.3).astype(np.uint8) for f in pan_clip(3, 64, 96, seed=11)]  # a dark scene
+    _, stats = encode(tmp_path / "cut.zvc69", a + b)
+    assert [s.frame_type for s in stats] == ["I", "P", "P", "I", "P", "P"]
+    assert stats[3].scene_cut and not stats[4].scene_cut
+    base = static_clip(1, 64, 96)[0].astype(np.float32)
+    fade = [np.clip(base * k, 0, 255).astype(np.uint8) for k in (0.5, 0.53, 0.56, 0.59)]
+    _, stats = encode(tmp_path / "fade.zvc69", fade)
+    assert [s.frame_type for s in stats] == ["I", "P", "P", "P"]
