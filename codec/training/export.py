@@ -104,7 +104,7 @@ def export_model(model: HyperpriorCodec, kind: str, root: Path, steps: int, minu
     _export_float(model.g_s, m, "y_hat", "x_hat", out / "decoder.onnx", 8)
     _export_float(model.h_a, m, "y", "z", out / "hyperprior_enc.onnx", 8)
     if calib is None:
-        calib = make_batches(kind, 256, 777)(16)
+        calib = make_batches(kind, 256, 777, pool=16)(16)
     layers = quantize_hyper_synthesis(model.h_s, calibration_z(model, calib))
     build_int_graph(layers, nz, out / "hyperprior_dec.onnx")
 

@@ -82,7 +82,7 @@ def residual(cur: np.ndarray, ref: np.ndarray, preset: str = "medium") -> np.nda
 class ResidualCrops:
     """A pool of residual crops made once (about 2 s per 100), sampled with flips."""
 
-    def __init__(self, crop: int = 256, seed: int = 0, pool: int = 600) -> None:
+    def __init__(self, crop: int = 256, seed: int = 0, pool: int = 1000) -> None:
         self.rng = np.random.default_rng(seed)
         self.crop = crop
         images = [load_rgb(f, int(side)) for f in image_files() for side in (1536, 768)]

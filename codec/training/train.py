@@ -18,7 +18,8 @@ import torch
 from .networks import LAMBDAS, LEVELS, HyperpriorCodec
 
 
-def make_batches(kind: str, crop: int, seed: int):
+def make_batches(kind: str, crop: int, seed: int, pool: int = 1000):
+    """A function n -> (n, 3, crop, crop) float32 batch; `pool`: residual crops to prepare."""
     if kind == "intra":
         from .data import ImageCrops, image_files
 
@@ -26,7 +27,7 @@ def make_batches(kind: str, crop: int, seed: int):
         return crops.batch
     from .residual_data import ResidualCrops
 
-    return ResidualCrops(crop=crop, seed=seed).batch
+    return ResidualCrops(crop=crop, seed=seed, pool=pool).batch
 
 
 def evaluate(model: HyperpriorCodec, batch: np.ndarray) -> list[tuple[float, float]]:
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"initialised from {args.init}")
 
     batches = make_batches(args.kind, args.crop, args.seed)
-    eval_batch = make_batches(args.kind, args.crop, 12345)(8)
+    eval_batch = make_batches(args.kind, args.crop, 12345, pool=8)(8)
     lambdas = torch.tensor(LAMBDAS)
     budget = args.minutes * 60
     t_start = time.time() - state["elapsed"]
