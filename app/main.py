@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"comma-separated overlays to switch on: {','.join(OVERLAY_NAMES)}")
     p.add_argument("--size", default="1480x920", metavar="WxH",
                    help="window size for --screenshot (default 1480x920)")
+    p.add_argument("--self-test", action="store_true",
+                   help="encode and decode the built-in demo source with the installed models "
+                        "(no display needed); exit 0 only if the round trip is exact")
     return p
 
 
@@ -79,6 +82,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         size = parse_size(args.size)
     except ValueError as exc:
         parser.error(str(exc))
+    if args.self_test:  # before Qt is imported: works on machines without a display
+        from codec.selftest import run_selftest
+
+        result = run_selftest()
+        print("\n".join(f"zvc69-studio self-test: {line}" for line in result.lines))
+        return 0 if result.ok else 1
     if args.screenshot is None and not has_display():
         print(NO_DISPLAY, file=sys.stderr)
         return 2
@@ -98,6 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     apply_theme(app)  # type: ignore[arg-type]
+    from PySide6.QtGui import QIcon
+
+    from app.resources import icon_path
+
+    if icon_path().is_file():
+        app.setWindowIcon(QIcon(str(icon_path())))  # type: ignore[attr-defined]
 
     if args.screenshot is not None:
         import tempfile

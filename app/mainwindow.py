@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.actions import DISPLAY_MODES, DISPLAY_TITLES, make_actions
+from app.encode import install_encode_action
 from app.export import stats_rows, write_stats
 from app.panels.base import FramePanel
 from app.panels.frame_info import FrameInfoPanel
@@ -92,6 +93,7 @@ class MainWindow(QMainWindow):
         self._build_central()
         self._build_docks()
         self._build_menus()
+        self.encode_action = install_encode_action(self)
         self._build_toolbar()
         self._build_status()
         self._connect()
@@ -254,6 +256,7 @@ class MainWindow(QMainWindow):
         tb.setMovable(False)
         tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         tb.addAction(a.open)
+        tb.addAction(self.encode_action)
         tb.addAction(a.export_stats)
         tb.addSeparator()
         label = QLabel("  Overlays ")
@@ -323,6 +326,7 @@ class MainWindow(QMainWindow):
         self.overlay_controls.opacity_changed.connect(self.set_overlay_opacity)
         self.overlay_controls.colour_mode_changed.connect(self._set_mv_colouring)
         self.empty.open_clicked.connect(self.open_dialog)
+        self.empty.encode_clicked.connect(self.encode_action.trigger)
         self.empty.recent_clicked.connect(self.open_file)
         self.transport.timeline.seek_requested.connect(p.seek)
         for panel in self.panels:
@@ -732,7 +736,7 @@ class MainWindow(QMainWindow):
                 ("M S R B G", "toggle overlays: vectors, skip, residual, bits, grid"),
                 ("F, 1, + / -", "zoom to fit, 100%, zoom in / out"),
                 ("Ctrl+2/3/4", "decoded / source / difference picture"),
-                ("Ctrl+O, Ctrl+E", "open, export statistics"),
+                ("Ctrl+O, Ctrl+N, Ctrl+E", "open, encode a video, export statistics"),
                 ("wheel, drag", "zoom at the cursor, pan"),
                 ("click a chart", "seek to that frame")]
         text = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in rows)

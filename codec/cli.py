@@ -47,6 +47,19 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 1 if d["errors"] else 0
 
 
+def _selftest_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    """``zvc69 selftest``: round trip of the demo source; exit 0 only when exact."""
+    from codec.selftest import run_selftest
+
+    result = run_selftest(device=args.device)
+    print("\n".join(result.lines))
+    return 0 if result.ok else 1
+
+
 COMMANDS: dict[str, Command] = {
     "info": Command("show what is inside a .zvc69 file", _info_arguments, cmd_info),
     "encode": Command("encode a video or image file into a .zvc69 stream",
@@ -55,6 +68,8 @@ COMMANDS: dict[str, Command] = {
                       cli_codec.decode_arguments, cli_codec.cmd_decode),
     "demo": Command("encode and decode the built-in demo source and print the figures",
                     cli_codec.demo_arguments, cli_codec.cmd_demo),
+    "selftest": Command("check the installed models: an exact encode/decode round trip",
+                        _selftest_arguments, cmd_selftest),
 }
 
 

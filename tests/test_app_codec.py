@@ -1,4 +1,4 @@
-"""ZVC69 Studio on real streams made by codec.api.StreamEncoder (skipped without model files)."""
+"""ZVC69 Studio on real streams made by codec.api.StreamEncoder."""
 
 from __future__ import annotations
 
@@ -14,19 +14,6 @@ from app.main import main
 from app.mainwindow import MainWindow
 from app.views.overlays import OVERLAY_NAMES
 
-
-def _models_available() -> bool:
-    try:
-        from codec.models import load_models
-
-        load_models()
-    except Exception:
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(not _models_available(),
-                                reason="no model set in resources/models (or ZVC69_MODELS)")
 N_FRAMES, W, H = 10, 128, 96
 
 

@@ -120,7 +120,7 @@ def test_open_errors_are_one_line_messages(qtbot, player):
 
     player.open(broken, "y")
     qtbot.waitUntil(lambda: len(failures) == 2, timeout=3000)
-    assert failures[1] == "Unexpected decoder error (RuntimeError): boom"
+    assert failures[1] == "Unexpected error (RuntimeError): boom"
 
 
 def test_cache_is_bounded_while_playing(qtbot):

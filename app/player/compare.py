@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QThread, Signal
 
+from app.messages import describe_error
 from app.player.cache import FrameCache
-from app.player.source import SourceFactory, describe_error
+from app.player.source import SourceFactory
 from app.views.colormaps import lut
 
 VideoFactory = Callable[[], Any]  # -> an iterable of (H, W, 3) uint8 RGB frames

@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from codec.errors import ModelMismatchError, ZVC69Error
+from codec.errors import ModelMismatchError
 from codec.stats import FrameStats
 
 
@@ -119,23 +119,3 @@ def stream_factory(path: str | Path, threads: int | None = None,
             raise
 
     return make
-
-
-def describe_error(exc: BaseException) -> str:
-    """A one-line message for the user; never a traceback."""
-    if isinstance(exc, ZVC69Error):
-        return str(exc) or type(exc).__name__
-    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").startswith("codec"):
-        return f"The ZVC69 codec is not available in this installation ({exc.name} is missing)."
-    if isinstance(exc, FileNotFoundError):
-        return f"File not found: {exc.filename or exc}"
-    if isinstance(exc, PermissionError):
-        return f"Permission denied: {exc.filename or exc}"
-    if isinstance(exc, IsADirectoryError):
-        return f"Is a directory, not a stream: {exc.filename or exc}"
-    if isinstance(exc, OSError):
-        return f"Cannot read the file: {exc.strerror or exc}"
-    if isinstance(exc, MemoryError):
-        return "Out of memory while decoding."
-    text = str(exc).strip().splitlines()
-    return f"Unexpected decoder error ({type(exc).__name__}): {text[0] if text else 'no details'}"

@@ -7,8 +7,9 @@ import time
 
 from PySide6.QtCore import QThread, Signal
 
+from app.messages import describe_error
 from app.player.cache import FrameCache
-from app.player.source import FrameSource, SourceFactory, describe_error, info_of
+from app.player.source import FrameSource, SourceFactory, info_of
 
 
 class DecodeWorker(QThread):

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 
 class EmptyState(QWidget):
     """A centred hint with an Open button and the recent files."""
 
     open_clicked = Signal()
+    encode_clicked = Signal()
     recent_clicked = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -23,7 +24,8 @@ class EmptyState(QWidget):
         self.title = QLabel("Open a ZVC69 stream to play and analyze it")
         self.title.setObjectName("emptyTitle")
         self.hint = QLabel("File ▸ Open…  (Ctrl+O), drop a .zvc69 file here, or pass it on the "
-                           "command line:  zvc69-studio FILE")
+                           "command line:  zvc69-studio FILE.  No stream yet? Encode one from "
+                           "any video, or from the built-in demo clip (Ctrl+N).")
         self.hint.setObjectName("emptyHint")
         self.hint.setWordWrap(True)
         self.message = QLabel("")
@@ -34,11 +36,19 @@ class EmptyState(QWidget):
         self.open_button = QPushButton("Open stream…")
         self.open_button.setMinimumWidth(160)
         self.open_button.clicked.connect(self.open_clicked)
+        self.encode_button = QPushButton("Encode a video…")
+        self.encode_button.setMinimumWidth(160)
+        self.encode_button.clicked.connect(self.encode_clicked)
         for w in (self.title, self.hint, self.message):
             w.setAlignment(Qt.AlignmentFlag.AlignCenter)
             layout.addWidget(w)
         layout.addSpacing(14)
-        layout.addWidget(self.open_button, 0, Qt.AlignmentFlag.AlignCenter)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.open_button)
+        buttons.addWidget(self.encode_button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
         layout.addSpacing(18)
         self.recent_title = QLabel("Recent files")
         self.recent_title.setObjectName("emptyHint")
