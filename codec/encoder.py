@@ -23,7 +23,7 @@ from .metrics import psnr_rgb
 from .models import ModelSet, load_models
 from .motion import estimate_motion, luma
 from .mvcoding import encode_mvs
-from .presets import PRESETS, get_preset
+from .presets import PRESETS, for_quality, get_preset
 from .profiler import Profiler
 from .residual import BLOCK, ResidualCodec
 from .skip import encode_skip
@@ -102,6 +102,7 @@ class StreamEncoder:
         self.width, self.height, self.fps = width, height, fps
         self.quality, self.gop, self.scene_cut = quality, gop, scene_cut
         self.rd_skip = list(PRESETS).index(self.preset.name) >= RD_SKIP_FROM
+        self.motion_preset = for_quality(self.preset, quality)
         header = FileHeader(width=width, height=height, fps_num=fps.numerator,
                             fps_den=fps.denominator, total_frames=total_frames, gop_size=gop,
                             quality=quality, colour_space=2, bit_depth=8,
@@ -169,7 +170,7 @@ class StreamEncoder:
         assert ref is not None
         p = self.preset
         with prof.stage("motion_search"):
-            mv = estimate_motion(luma(frame), luma(ref), p)
+            mv = estimate_motion(luma(frame), luma(ref), self.motion_preset)
         with prof.stage("warp"):
             pred = warp(ref, mv, p.block)
         mae = float(np.mean(np.abs(pred - frame))) / 255.0

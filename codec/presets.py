@@ -21,7 +21,8 @@ latent grid holds exactly one 16-pixel or four 8-pixel motion blocks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -79,3 +80,17 @@ def get_preset(name: str) -> Preset:
         return PRESETS[name]
     except KeyError:
         raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}") from None
+
+
+def for_quality(preset: Preset, quality: int) -> Preset:
+    """`preset` with its motion rate weight scaled for quality level `quality` (1..8).
+
+    `mv_lambda` is the weight at Q5; like an H.264 encoder's lambda_motion = sqrt(lambda_mode),
+    it scales with the square root of the distortion price the level was trained at, so low
+    levels (where bits are dear) prefer cheaper, smoother fields. Encoder-only: the decoder
+    reads the chosen vectors.
+    """
+    from .quant import LAMBDAS
+
+    scale = math.sqrt(LAMBDAS[4] / LAMBDAS[min(max(quality, 1), len(LAMBDAS)) - 1])
+    return replace(preset, mv_lambda=preset.mv_lambda * scale)
