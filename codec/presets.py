@@ -46,7 +46,7 @@ class Preset:
     subpel: int
     refine_iters: int
     candidates: int
-    mv_lambda: float = 0.02
+    mv_lambda: float = 0.08
 
     def __post_init__(self) -> None:
         if self.block not in (8, 16):
