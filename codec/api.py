@@ -19,7 +19,7 @@ from .container import ContainerReader
 from .decoder import StreamDecoder
 from .encoder import Codecs, StreamEncoder
 from .errors import ZVC69Error
-from .models import load_models
+from .models import default_model_dir, load_models
 from .stats import FrameStats
 
 __all__ = ["StreamDecoder", "StreamEncoder", "encode_file", "encode_preview", "shared_codecs",
@@ -28,11 +28,16 @@ __all__ = ["StreamDecoder", "StreamEncoder", "encode_file", "encode_preview", "s
 Progress = Callable[[int, int | None, np.ndarray, np.ndarray, FrameStats], None]
 
 
-@lru_cache(maxsize=4)
 def shared_codecs(device: str = "auto", threads: int | None = None,
                   graph_opt: str = "all") -> Codecs:
-    """The shipped model set loaded once per execution setting (sessions are thread-safe)."""
-    return Codecs(load_models(), Backend(device, threads, graph_opt))
+    """The model set (ZVC69_MODELS or the shipped one) loaded once per folder and execution
+    setting; ONNX Runtime sessions are thread-safe, so every stream can share them."""
+    return _codecs(default_model_dir().resolve(), device, threads, graph_opt)
+
+
+@lru_cache(maxsize=4)
+def _codecs(folder: Path, device: str, threads: int | None, graph_opt: str) -> Codecs:
+    return Codecs(load_models(folder), Backend(device, threads, graph_opt))
 
 
 def open_decoder(path: str | Path, device: str = "auto",

@@ -8,6 +8,7 @@ reference, so there is no drift.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from .motion import estimate_motion, luma
 from .mvcoding import encode_mvs
 from .presets import PRESETS, for_quality, get_preset
 from .profiler import Profiler
+from .quant import LAMBDAS
 from .residual import BLOCK, ResidualCodec
 from .skip import encode_skip
 from .stats import FrameStats
@@ -37,6 +39,11 @@ SCENE_CUT_HIST = 0.5
 SCENE_CUT_HIST_MAE = 0.06
 SCENE_CUT_MAE = 0.25  # a prediction this poor always forces an I-frame
 RD_SKIP_FROM = list(PRESETS).index("medium")  # presets from here on try skips by synthesis
+# Choosing among motion fields searched at several rate weights (Preset.mv_trials): cost =
+# coded motion bits + MV_SSE_WEIGHT * the level's lambda * prediction SSE. The residual coder
+# removes part of the prediction error, so it weighs less than final distortion; 0.5 measured
+# best on sintel/carphone/megamind/vtest (10 frames, Q1-Q5).
+MV_SSE_WEIGHT = 0.5
 
 
 def luma_psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -169,10 +176,7 @@ class StreamEncoder:
         ref = self._ref
         assert ref is not None
         p = self.preset
-        with prof.stage("motion_search"):
-            mv = estimate_motion(luma(frame), luma(ref), self.motion_preset)
-        with prof.stage("warp"):
-            pred = warp(ref, mv, p.block)
+        mv, pred = self._motion(frame, ref, prof)
         mae = float(np.mean(np.abs(pred - frame))) / 255.0
         if self.scene_cut and (mae > SCENE_CUT_MAE or (jump and mae > SCENE_CUT_HIST_MAE)):
             prof.take()
@@ -194,6 +198,31 @@ class StreamEncoder:
                         residual_energy=coded.energy[:rows, :cols].copy(),
                         bits_per_block=bits_map[:rows, :cols].copy())
         return payload.pack(), coded.recon, st
+
+    def _motion(self, frame: np.ndarray, ref: np.ndarray,
+                prof: Profiler) -> tuple[np.ndarray, np.ndarray]:
+        """The motion field and its prediction: of the fields searched at each of the preset's
+        rate weights, the one with the lowest motion bits + weighted prediction SSE."""
+        p = self.motion_preset
+        cur_y, ref_y = luma(frame), luma(ref)
+        best: tuple[float, np.ndarray, np.ndarray] | None = None
+        lam = MV_SSE_WEIGHT * LAMBDAS[self.quality - 1] * 255.0**2 / 3.0
+        target = frame.astype(np.float32)
+        for step in p.mv_trials:
+            with prof.stage("motion_search"):
+                mv = estimate_motion(cur_y, ref_y, replace(p, mv_lambda=p.mv_lambda * step))
+            with prof.stage("warp"):
+                pred = warp(ref, mv, p.block)
+            if len(p.mv_trials) == 1:
+                return mv, pred
+            with prof.stage("motion_coding"):
+                bits = 8 * len(encode_mvs(mv, p.subpel))
+            sse = float(np.sum(((pred - target) / 255.0) ** 2, dtype=np.float64))
+            cost = bits + lam * sse
+            if best is None or cost < best[0]:
+                best = (cost, mv, pred)
+        assert best is not None
+        return best[1], best[2]
 
     def close(self) -> Path:
         """Finish the file (index, header, atomic rename) and write the statistics beside it."""

@@ -3,17 +3,17 @@
 Only the inter-prediction stages read a preset; the bitstream does not depend on it beyond the
 motion-block size and vector precision, which the encoder writes into each P-frame.
 
-| preset    | block | range | levels | subpel | iters | candidates |
-|-----------|-------|-------|--------|--------|-------|------------|
-| ultrafast | 16    | 16    | 3      | 1      | 1     | 1          |
-| superfast | 16    | 16    | 3      | 2      | 1     | 1          |
-| veryfast  | 16    | 24    | 3      | 2      | 1     | 2          |
-| faster    | 16    | 24    | 3      | 2      | 2     | 2          |
-| fast      | 16    | 32    | 4      | 2      | 2     | 3          |
-| medium    | 16    | 32    | 4      | 4      | 2     | 3          |
-| slow      | 16    | 48    | 4      | 4      | 3     | 4          |
-| slower    | 8     | 48    | 4      | 4      | 3     | 4          |
-| veryslow  | 8     | 64    | 4      | 4      | 4     | 6          |
+| preset    | block | range | levels | subpel | iters | candidates | rate-weight trials |
+|-----------|-------|-------|--------|--------|-------|------------|--------------------|
+| ultrafast | 16    | 16    | 3      | 1      | 1     | 1          | 1                  |
+| superfast | 16    | 16    | 3      | 2      | 1     | 1          | 1                  |
+| veryfast  | 16    | 24    | 3      | 2      | 1     | 2          | 1                  |
+| faster    | 16    | 24    | 3      | 2      | 2     | 2          | 1                  |
+| fast      | 16    | 32    | 4      | 2      | 2     | 3          | 1                  |
+| medium    | 16    | 32    | 4      | 4      | 2     | 3          | 1, 4               |
+| slow      | 16    | 48    | 4      | 4      | 3     | 4          | 1, 4               |
+| slower    | 8     | 48    | 4      | 4      | 3     | 4          | 0.5, 1, 2, 4       |
+| veryslow  | 8     | 64    | 4      | 4      | 4     | 6          | 0.5, 1, 2, 4       |
 
 The block size is always 8 or 16, so each 16x16 cell of the residual coder's 1/16-resolution
 latent grid holds exactly one 16-pixel or four 8-pixel motion blocks.
@@ -37,6 +37,10 @@ class Preset:
     candidates: most frequent vectors of the field tried for every block at each level.
     mv_lambda: rate weight, in block SAD (luma on a 0..1 scale) per estimated bit of the
         vector's difference from the neighbour-median predictor; favours smooth, cheap fields.
+    mv_trials: multiples of mv_lambda the encoder searches a field with; of several, it keeps
+        the field with the lowest coded motion bits + weighted prediction error
+        (`codec.encoder.StreamEncoder._motion`), so noisy content gets a smooth field and
+        detailed motion keeps its vectors.
     """
 
     name: str
@@ -47,6 +51,7 @@ class Preset:
     refine_iters: int
     candidates: int
     mv_lambda: float = 0.08
+    mv_trials: tuple[float, ...] = (1.0,)
 
     def __post_init__(self) -> None:
         if self.block not in (8, 16):
@@ -55,22 +60,25 @@ class Preset:
             raise ValueError(f"subpel must be 1, 2 or 4, got {self.subpel}")
         if min(self.search_range, self.levels, self.refine_iters) < 1 or self.candidates < 0:
             raise ValueError("search_range, levels, refine_iters >= 1 and candidates >= 0")
+        if not self.mv_trials or min(self.mv_trials) <= 0:
+            raise ValueError("mv_trials must be positive rate-weight multiples")
 
 
+_ONE, _TWO, _FOUR = (1.0,), (1.0, 4.0), (0.5, 1.0, 2.0, 4.0)
 _TABLE = (
-    # name, block, range, levels, subpel, iters, candidates
-    ("ultrafast", 16, 16, 3, 1, 1, 1),
-    ("superfast", 16, 16, 3, 2, 1, 1),
-    ("veryfast", 16, 24, 3, 2, 1, 2),
-    ("faster", 16, 24, 3, 2, 2, 2),
-    ("fast", 16, 32, 4, 2, 2, 3),
-    ("medium", 16, 32, 4, 4, 2, 3),
-    ("slow", 16, 48, 4, 4, 3, 4),
-    ("slower", 8, 48, 4, 4, 3, 4),
-    ("veryslow", 8, 64, 4, 4, 4, 6),
+    # name, block, range, levels, subpel, iters, candidates, rate-weight trials
+    ("ultrafast", 16, 16, 3, 1, 1, 1, _ONE),
+    ("superfast", 16, 16, 3, 2, 1, 1, _ONE),
+    ("veryfast", 16, 24, 3, 2, 1, 2, _ONE),
+    ("faster", 16, 24, 3, 2, 2, 2, _ONE),
+    ("fast", 16, 32, 4, 2, 2, 3, _ONE),
+    ("medium", 16, 32, 4, 4, 2, 3, _TWO),
+    ("slow", 16, 48, 4, 4, 3, 4, _TWO),
+    ("slower", 8, 48, 4, 4, 3, 4, _FOUR),
+    ("veryslow", 8, 64, 4, 4, 4, 6, _FOUR),
 )
 
-PRESETS: dict[str, Preset] = {row[0]: Preset(*row) for row in _TABLE}
+PRESETS: dict[str, Preset] = {r[0]: Preset(*r[:7], mv_trials=r[7]) for r in _TABLE}
 DEFAULT_PRESET = "medium"
 
 

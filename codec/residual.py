@@ -5,7 +5,9 @@ hyperprior coder. Its latent grid is one position per 16x16 block; a skipped blo
 latents and takes the prediction unchanged (its decoded residual is forced to zero).
 The skip decision compares, per block, lambda * 255^2 * (SSE if skipped - SSE if coded) / 3
 with the bits the block's latents cost (the training loss, per block); `rd_skip=False` (fast
-presets) assumes the coded block would be perfect, so it needs no trial synthesis.
+presets) assumes the coded block would be perfect, so it needs no trial synthesis. Then the
+frame as a whole: when the residual's bits (z, latents, skip map) buy less than their price in
+distortion, every block is skipped and nothing but the motion is sent.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 from .hyperprior import HyperpriorCoder, Latents, pad_to
 from .profiler import Profiler
 from .quant import LAMBDAS
+from .skip import encode_skip
 
 BLOCK = 16  # one latent position per 16x16 block
 
@@ -63,16 +66,30 @@ class ResidualCodec:
         a = self.coder.analyse(res, level, prof)
         sse_skip = block_sum(res_v**2)
         sse_code = np.zeros_like(sse_skip)
+        trial: tuple[Latents, np.ndarray] | None = None
         if rd_skip:
-            trial = self.coder.synthesize(self.coder.code(a, prof, outside), prof)[0]
-            sse_code = block_sum(((res - trial) * valid) ** 2)
+            trial_lat = self.coder.code(a, prof, outside)
+            trial = trial_lat, self.coder.synthesize(trial_lat, prof)[0]
+            sse_code = block_sum(((res - trial[1]) * valid) ** 2)
         lam = LAMBDAS[level - 1] * 255.0**2 / 3.0
         skip = outside | (lam * (sse_skip - sse_code) <= a.bits)
         if skip.all():
             return CodedResidual(None, skip, self._recon(predp, None, skip, h, w),
                                  np.zeros(skip.shape, np.float32))
-        lat = self.coder.code(a, prof, skip)
-        res_hat = self.coder.synthesize(lat, prof)[0]
+        if trial is not None and np.array_equal(skip, outside):
+            lat, res_hat = trial  # nothing newly skipped: the trial is what the decoder makes
+        else:
+            lat = self.coder.code(a, prof, skip)
+            res_hat = self.coder.synthesize(lat, prof)[0]
+        # The per-block test leaves out the frame's fixed costs (z, skip map): send nothing
+        # when the whole residual is not worth its bits.
+        keep = np.repeat(np.repeat(~skip, BLOCK, 0), BLOCK, 1)
+        sse_final = float(np.sum(((res - res_hat * keep) * valid) ** 2, dtype=np.float64))
+        bits = 8 * (len(lat.z_bytes) + len(lat.y_bytes) + len(encode_skip(skip)))
+        if lam * float(sse_skip.sum()) <= bits + lam * sse_final:
+            skip = np.ones_like(skip)
+            return CodedResidual(None, skip, self._recon(predp, None, skip, h, w),
+                                 np.zeros(skip.shape, np.float32))
         return CodedResidual(lat, skip, self._recon(predp, res_hat, skip, h, w),
                              self._energy(res_hat, skip))
 

@@ -30,3 +30,21 @@ def test_intra_rate_and_quality_rise_with_level():
     assert all(a < b for a, b in zip(sizes, sizes[1:], strict=False)), sizes
     # measured with the shipped model on this texture: 25.1 dB at Q1, 27.9 dB at Q8
     assert psnrs[-1] > psnrs[0] + 2 and psnrs[0] < psnrs[3] < psnrs[-1], psnrs
+
+
+def test_shared_networks_follow_the_model_folder(tmp_path, monkeypatch):
+    """Pointing ZVC69_MODELS at another folder in the same process loads that folder."""
+    from codec.models import default_model_dir
+
+    shipped = shared_codecs("cpu")
+    copy = tmp_path / "models"
+    for kind in ("intra", "residual"):
+        (copy / kind).mkdir(parents=True)
+        for f in (default_model_dir() / kind).iterdir():
+            (copy / kind / f.name).symlink_to(f)
+    monkeypatch.setenv("ZVC69_MODELS", str(copy))
+    other = shared_codecs("cpu")
+    assert other is not shipped
+    assert other.models.root == copy.resolve()
+    monkeypatch.delenv("ZVC69_MODELS")
+    assert shared_codecs("cpu") is shipped
