@@ -63,6 +63,8 @@ def encode_file(source: str, out_path: str | Path, quality: int = 4, preset: str
     codecs = shared_codecs(device, threads, graph_opt)
     with open_any(source, scale=scale, frames=frames, start=start) as src:
         total = src.frame_count if frames is None else min(frames, src.frame_count or frames)
+        if total == 1:
+            gop = min(gop, 1)  # a still: its I-frame is no reference, so no keyframe boost
         enc = StreamEncoder(out_path, src.width, src.height, src.fps, quality, preset, gop,
                             total_frames=0, codecs=codecs)
         try:
@@ -83,11 +85,13 @@ def encode_file(source: str, out_path: str | Path, quality: int = 4, preset: str
 
 
 def encode_preview(frames: np.ndarray | list[np.ndarray], quality: int,
-                   preset: str = "medium", device: str = "auto") -> tuple[np.ndarray, FrameStats]:
+                   preset: str = "medium", device: str = "auto",
+                   still: bool = False) -> tuple[np.ndarray, FrameStats]:
     """Encode and decode one frame (an I-frame) or two (I then P): the last one's result.
 
     The decoded frame comes from a real stream written and read back, so its size and PSNR
-    are what an encode at this setting gives.
+    are what an encode at this setting gives (`still`: of a one-frame source, whose I-frame
+    is coded at the quality itself rather than a keyframe's boosted level).
     """
     seq = [frames] if isinstance(frames, np.ndarray) else list(frames)
     if not seq:
@@ -96,7 +100,8 @@ def encode_preview(frames: np.ndarray | list[np.ndarray], quality: int,
     codecs = shared_codecs(device)
     with tempfile.TemporaryDirectory(prefix="zvc69-preview-") as tmp:
         path = Path(tmp) / "preview.zvc69"
-        with StreamEncoder(path, w, h, quality=quality, preset=preset, gop=len(seq) + 1,
+        with StreamEncoder(path, w, h, quality=quality, preset=preset,
+                           gop=1 if still else len(seq) + 1,
                            codecs=codecs, scene_cut=False) as enc:
             for f in seq:
                 _, enc_stats = enc.encode(f)

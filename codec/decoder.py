@@ -101,11 +101,13 @@ class StreamDecoder:
             if fh.frame_type == FrameType.I:
                 ip = IntraPayload.unpack(payload)
                 st.bits = ip.bits()
+                st.quality = ip.level
                 return st, ip, np.zeros((0, 0), bool)
             if fh.frame_type != FrameType.P:
                 raise ZVC69FormatError(f"frame {n}: B-frames are not supported by this decoder")
             pp = InterPayload.unpack(payload)
             st.bits = pp.bits()
+            st.quality = pp.level
             st.mv_block = pp.mv_block
             st.mv = decode_mvs(pp.mv_bytes, -(-self.height // pp.mv_block),
                                -(-self.width // pp.mv_block), pp.precision)

@@ -1,7 +1,8 @@
 """StreamEncoder: frames in, a .zvc69 stream out (GOP structure, references, statistics).
 
 GOP: an I-frame every `gop` frames and at scene cuts, P-frames between, each predicted from
-the previous reconstruction. The encoder keeps exactly the decoder's reconstruction as its
+the previous reconstruction; I-frames are coded a level or two above the stream's quality
+(`I_LEVEL`). The encoder keeps exactly the decoder's reconstruction as its
 reference, so there is no drift.
 """
 
@@ -44,6 +45,11 @@ RD_SKIP_FROM = list(PRESETS).index("medium")  # presets from here on try skips b
 # removes part of the prediction error, so it weighs less than final distortion; 0.5 measured
 # best on sintel/carphone/megamind/vtest (10 frames, Q1-Q5).
 MV_SSE_WEIGHT = 0.5
+# The level an I-frame is coded at, per stream quality Q1..Q8 (P-frames use Q itself; every
+# payload carries its level). A sharper keyframe is a better reference for the whole GOP:
+# 30-frame runs, Q1-Q5, BD-rate (Y) against I at Q: +2 levels -8.0 % (sintel), -4.4 %
+# (carphone); +1: -6.7 %, -2.9 %. The boost shrinks at the top, where the intra model saturates.
+I_LEVEL = (3, 4, 5, 6, 6, 7, 8, 8)
 
 
 def luma_psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -149,7 +155,8 @@ class StreamEncoder:
         with prof.stage("io"):
             pts = round(n * 90000 / self.fps)
             self.writer.write_frame(FrameType.I if key else FrameType.P, payload, pts, pts,
-                                    keyframe=key, ref_flags=0 if key else 1)
+                                    keyframe=key, ref_flags=0 if key else 1,
+                                    qp_offset=st.quality - self.quality)
         st.pts = pts
         st.size_bytes = len(payload) + 32
         st.psnr = psnr_rgb(frame, recon)
@@ -162,10 +169,11 @@ class StreamEncoder:
 
     def _encode_i(self, frame: np.ndarray, n: int,
                   prof: Profiler) -> tuple[bytes, np.ndarray, FrameStats]:
-        payload, recon, lat = self.codecs.intra.encode(frame, self.quality, prof)
+        level = I_LEVEL[self.quality - 1] if self.gop > 1 else self.quality  # gop 1: no refs
+        payload, recon, lat = self.codecs.intra.encode(frame, level, prof)
         rows, cols = -(-self.height // BLOCK), -(-self.width // BLOCK)
         st = FrameStats(index=n, frame_type="I", width=self.width, height=self.height,
-                        quality=self.quality, keyframe=True, block_size=BLOCK,
+                        quality=level, keyframe=True, block_size=BLOCK,
                         bits={"header": 40, "hyperprior": 8 * len(lat.z_bytes),
                               "latent": 8 * len(lat.y_bytes)},
                         bits_per_block=lat.bits_map[:rows, :cols].copy())

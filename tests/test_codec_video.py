@@ -185,3 +185,22 @@ def test_whole_frame_skip_when_the_residual_is_not_worth_its_bits(tmp_path):
     new[16:48, 32:64] = pan_clip(1, 32, 32, seed=9)[0]
     _, stats = encode(tmp_path / "o.zvc69", [noisy[0], new], quality=5)
     assert not stats[1].skip.all() and stats[1].bits["residual"] > 0
+
+
+def test_keyframes_are_coded_above_the_stream_quality(tmp_path):
+    """Video I-frames take the boosted level I_LEVEL (a better reference for the GOP), P-frames
+    the stream's level; each payload carries its level and the decoder reports it. A one-frame
+    stream (a still) keeps the quality asked for."""
+    from codec.api import encode_file
+    from codec.encoder import I_LEVEL
+
+    _, stats = encode(tmp_path / "k.zvc69", pan_clip(3, 64, 96), quality=2)
+    assert [s.quality for s in stats] == [I_LEVEL[1], 2, 2] and I_LEVEL[1] > 2
+    with StreamDecoder(tmp_path / "k.zvc69", codecs=shared_codecs("cpu")) as dec:
+        assert [s.quality for s in dec.scan()] == [I_LEVEL[1], 2, 2]
+        assert dec.header.quality == 2
+        offsets = [dec.reader.read_frame_header(n).qp_offset for n in range(3)]
+        assert offsets == [I_LEVEL[1] - 2, 0, 0]
+    encode_file("demo:96x64", tmp_path / "one.zvc69", quality=2, frames=1, device="cpu")
+    with StreamDecoder(tmp_path / "one.zvc69", codecs=shared_codecs("cpu")) as dec:
+        assert dec.scan()[0].quality == 2 and dec.header.gop_size == 1

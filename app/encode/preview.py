@@ -181,7 +181,8 @@ class PreviewWorker(QThread):
         from codec.api import encode_preview
 
         t0 = time.perf_counter()
-        recon, stats = encode_preview(frames, req.quality, req.preset, device=req.device)
+        recon, stats = encode_preview(frames, req.quality, req.preset, device=req.device,
+                                      still=len(self._frames) < 2)
         entry = (recon, stats, (time.perf_counter() - t0) * 1000.0)
         self._results[key] = entry
         while len(self._results) > RESULT_CACHE:
