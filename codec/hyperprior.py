@@ -60,6 +60,7 @@ class HyperpriorCoder:
 
     def __init__(self, files: ModelFiles, backend: Backend) -> None:
         self.files = files
+        self.backend = backend
         t = files.tables
         self.gain = t["gain"].astype(np.float32)
         self.inv_gain = t["inv_gain"].astype(np.float32)
@@ -69,7 +70,7 @@ class HyperpriorCoder:
         self.m = files.latent_channels
         self.nz = files.hyper_channels
         self.g_a = backend.session(files.path("encoder.onnx"))
-        self.g_s = backend.session(files.path("decoder.onnx"))
+        self.g_s = backend.session(files.path("decoder.onnx"), reproducible=True)
         self.h_a = backend.session(files.path("hyperprior_enc.onnx"))
         self.h_s = backend.session(files.path("hyperprior_dec.onnx"), exact=True)
 
@@ -84,9 +85,11 @@ class HyperpriorCoder:
     def analyse(self, x: np.ndarray, level: int, prof: Profiler) -> Analysed:
         """x: (C, H, W) float32, H and W multiples of 64; level 1..8. No entropy coding yet."""
         with prof.stage(self._stage("analysis")):
-            y = run(self.g_a, "x", x[None])[0]
+            y_dev = self.backend.run_on_device(self.g_a, x[None])  # y stays on the device
         with prof.stage("hyper_analysis"):
-            z_hat = np.round(run(self.h_a, "y", y[None])[0]).astype(np.int32)
+            z_hat = np.round(self.backend.run_value(self.h_a, y_dev)[0]).astype(np.int32)
+        with prof.stage("from_tensor"):
+            y = y_dev.numpy()[0]
         with prof.stage("hyper_synthesis"):
             mean_g, idx = self.entropy_params(z_hat, level)
         sym = np.round(y * self.gain[level - 1][:, None, None] - mean_g).astype(np.int32)
