@@ -10,6 +10,9 @@ decode: the same from the bytes, then synthesis g_s. Positions of the latent gri
 from __future__ import annotations
 
 import dataclasses
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,13 +102,28 @@ class HyperpriorCoder:
     def code(self, a: Analysed, prof: Profiler, skip: np.ndarray | None = None) -> Latents:
         """Entropy-code analysed latents; positions where skip is True are left out."""
         coded = np.ones(a.sym.shape[1:], bool) if skip is None else ~skip
+        y_hat = self._y_hat(np.where(coded[None], a.sym, 0), a.mean_g, a.level)
+        return self._entropy_code(a, coded, y_hat, prof)
+
+    def code_and_synthesize(self, a: Analysed, prof: Profiler,
+                            skip: np.ndarray | None = None) -> tuple[Latents, np.ndarray]:
+        """`code` and `synthesize` at once: the entropy coder runs while the synthesis network
+        does (ONNX Runtime releases the GIL), so on a GPU the coding time is hidden."""
+        coded = np.ones(a.sym.shape[1:], bool) if skip is None else ~skip
+        y_hat = self._y_hat(np.where(coded[None], a.sym, 0), a.mean_g, a.level)
+        synth = _POOL.submit(_timed, run, self.g_s, "y_hat", y_hat)
+        lat = self._entropy_code(a, coded, y_hat, prof)
+        x_hat, ms = synth.result()
+        prof.add(self._stage("synthesis"), ms)
+        return lat, x_hat[0]
+
+    def _entropy_code(self, a: Analysed, coded: np.ndarray, y_hat: np.ndarray,
+                      prof: Profiler) -> Latents:
         with prof.stage("entropy_encode"):
             z_bytes = entropy.encode_factorized(a.z_hat, self.z_tables)
             y_bytes = entropy.encode_gaussian(a.sym[:, coded], a.idx[:, coded], self.y_tables)
-        sym = np.where(coded[None], a.sym, 0)
         bits = np.where(coded, a.bits, 0.0) + 8 * len(z_bytes) / a.bits.size
-        return Latents(z_bytes, y_bytes, self._y_hat(sym, a.mean_g, a.level),
-                       bits.astype(np.float32))
+        return Latents(z_bytes, y_bytes, y_hat, bits.astype(np.float32))
 
     def encode(self, x: np.ndarray, level: int, prof: Profiler,
                skip: np.ndarray | None = None) -> Latents:
@@ -138,6 +156,17 @@ class HyperpriorCoder:
 
     def _stage(self, name: str) -> str:
         return name if self.files.kind == "intra" else f"residual_{name}"
+
+
+# Runs synthesis networks while the calling thread entropy-codes (code_and_synthesize); a few
+# workers so that encoders in several threads (the app's preview and its encode) do not queue.
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="zvc69-synthesis")
+
+
+def _timed(fn: Callable[..., np.ndarray], *args: object) -> tuple[np.ndarray, float]:
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return out, (time.perf_counter() - t0) * 1000.0
 
 
 def pad_to(x: np.ndarray, multiple: int = MULTIPLE) -> np.ndarray:

@@ -63,8 +63,7 @@ class IntraCodec:
         h, w = rgb.shape[:2]
         with prof.stage("to_tensor"):
             x = to_tensor(rgb)
-        lat = self.coder.encode(x, level, prof)
-        x_hat = self.coder.synthesize(lat, prof)
+        lat, x_hat = self.coder.code_and_synthesize(self.coder.analyse(x, level, prof), prof)
         with prof.stage("from_tensor"):
             recon = from_tensor(x_hat, h, w)
         return IntraPayload(level, lat.z_bytes, lat.y_bytes).pack(), recon, lat

@@ -68,8 +68,7 @@ class ResidualCodec:
         sse_code = np.zeros_like(sse_skip)
         trial: tuple[Latents, np.ndarray] | None = None
         if rd_skip:
-            trial_lat = self.coder.code(a, prof, outside)
-            trial = trial_lat, self.coder.synthesize(trial_lat, prof)[0]
+            trial = self.coder.code_and_synthesize(a, prof, outside)
             sse_code = block_sum(((res - trial[1]) * valid) ** 2)
         lam = LAMBDAS[level - 1] * 255.0**2 / 3.0
         skip = outside | (lam * (sse_skip - sse_code) <= a.bits)
@@ -79,8 +78,7 @@ class ResidualCodec:
         if trial is not None and np.array_equal(skip, outside):
             lat, res_hat = trial  # nothing newly skipped: the trial is what the decoder makes
         else:
-            lat = self.coder.code(a, prof, skip)
-            res_hat = self.coder.synthesize(lat, prof)[0]
+            lat, res_hat = self.coder.code_and_synthesize(a, prof, skip)
         # The per-block test leaves out the frame's fixed costs (z, skip map): send nothing
         # when the whole residual is not worth its bits.
         keep = np.repeat(np.repeat(~skip, BLOCK, 0), BLOCK, 1)
@@ -109,7 +107,7 @@ class ResidualCodec:
         if lat is None:
             return CodedResidual(None, skip, self._recon(predp, None, skip, h, w),
                                  np.zeros(skip.shape, np.float32))
-        res_hat = self.coder.synthesize(lat, prof)[0]
+        res_hat = self.coder.synthesize(lat, prof)  # (3, Hp, Wp)
         return CodedResidual(lat, skip, self._recon(predp, res_hat, skip, h, w),
                              self._energy(res_hat, skip))
 

@@ -77,7 +77,9 @@ def test_moving_object_gets_vectors_background_skipped(tmp_path):
     assert st.mv is not None and st.mv_block == 16
     assert np.abs(st.mv[2:4, :]).max() >= 4, st.mv[..., 0]  # rows with the object
     assert np.abs(st.mv[[0, 5], :]).max() <= 1.5  # background rows: sub-pixel at most
-    assert st.skip[[0, 5], :].mean() > 0.7, st.skip
+    # Mostly skipped: some background blocks still take residual that sharpens the I-frame's
+    # reconstruction (RD-chosen), so not all of them.
+    assert st.skip[[0, 5], :].mean() > 0.6, st.skip
 
 
 def test_bitrate_rises_monotonically_with_quality(tmp_path):
@@ -204,3 +206,23 @@ def test_keyframes_are_coded_above_the_stream_quality(tmp_path):
     encode_file("demo:96x64", tmp_path / "one.zvc69", quality=2, frames=1, device="cpu")
     with StreamDecoder(tmp_path / "one.zvc69", codecs=shared_codecs("cpu")) as dec:
         assert dec.scan()[0].quality == 2 and dec.header.gop_size == 1
+
+
+@pytest.mark.parametrize("channel", [1, 2])
+def test_p_frame_residual_restores_each_colour_channel(tmp_path, channel):
+    """A change in one colour channel alone (a green or blue patch appearing on a static
+    texture) is carried by the P-frame residual into that channel, not into the others."""
+    base = static_clip(1, 64, 96, seed=5)[0]
+    changed = base.copy()
+    patch = changed[16:48, 32:64].astype(np.int16)
+    patch[..., channel] += 60
+    changed[16:48, 32:64] = np.clip(patch, 0, 255).astype(np.uint8)
+    recons, stats = encode(tmp_path / "c.zvc69", [base, changed], quality=8, preset="medium")
+    assert stats[1].frame_type == "P"
+    region = (slice(16, 48), slice(32, 64))
+    err = np.abs(recons[1][region].astype(np.int16) - changed[region].astype(np.int16))
+    before = np.abs(recons[0][region].astype(np.int16) - changed[region].astype(np.int16))
+    others = [c for c in range(3) if c != channel]
+    # The changed channel moves most of the way to the source; the others stay put.
+    assert err[..., channel].mean() < 0.4 * before[..., channel].mean()
+    assert err[..., others].mean() < before[..., others].mean() + 4
