@@ -2,8 +2,8 @@
 
 GOP: an I-frame every `gop` frames and at scene cuts, P-frames between, each predicted from
 the previous reconstruction; I-frames are coded a level or two above the stream's quality
-(`I_LEVEL`), P-frames at it or above it by their position in the GOP (`P_LEVEL_CASCADE`). The
-encoder keeps exactly the decoder's reconstruction as its reference, so there is no drift.
+(`I_LEVEL`). The encoder keeps exactly the decoder's reconstruction as its
+reference, so there is no drift.
 """
 
 from __future__ import annotations
@@ -53,12 +53,6 @@ MV_SSE_WEIGHT = 0.5
 # (sintel, 16 frames), -0.5 % (carphone, 30 frames): neutral in BD-rate, kept for the sharper
 # keyframes that seeking lands on.
 I_LEVEL = (3, 4, 5, 6, 6, 7, 8, 8)
-# Level offsets of P-frames by position after the keyframe (index = position % 4): every second
-# P-frame a level up, every fourth two, a cascade as in low-delay configurations of classic
-# codecs (the better frames are the references that matter most). BD-rate (Y) against all P at
-# Q, Q1-Q7, medium: -7.6 % sintel (16 frames), -3.5 % carphone (24 frames); tried: (0,0,0,1)
-# -5.0/-2.2 %, (0,0,0,2) -8.1/-2.9 %, (0,0,0,3) -6.7/+0.4 %, (0,-1) +1.5/-4.2 %.
-P_LEVEL_CASCADE = (0, 1, 0, 2)
 
 
 def luma_psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -200,18 +194,17 @@ class StreamEncoder:
             return b"", frame, None
         with prof.stage("motion_coding"):
             mv_bytes = encode_mvs(mv, p.subpel)
-        level = min(8, self.quality + P_LEVEL_CASCADE[self._since_key % len(P_LEVEL_CASCADE)])
-        coded = self.codecs.residual.encode(frame, pred, level, self.rd_skip, prof)
+        coded = self.codecs.residual.encode(frame, pred, self.quality, self.rd_skip, prof)
         with prof.stage("motion_coding"):
             skip_bytes = encode_skip(coded.skip)
         lat = coded.latents
-        payload = InterPayload(level, p.block, p.subpel, mv_bytes, skip_bytes,
+        payload = InterPayload(self.quality, p.block, p.subpel, mv_bytes, skip_bytes,
                                lat.z_bytes if lat else b"", lat.y_bytes if lat else b"",
                                lat is not None)
         rows, cols = -(-self.height // BLOCK), -(-self.width // BLOCK)
         bits_map = lat.bits_map if lat else np.zeros(coded.skip.shape, np.float32)
         st = FrameStats(index=n, frame_type="P", width=self.width, height=self.height,
-                        quality=level, block_size=BLOCK, mv_block=p.block,
+                        quality=self.quality, block_size=BLOCK, mv_block=p.block,
                         bits=payload.bits(), mv=mv, skip=coded.skip[:rows, :cols].copy(),
                         residual_energy=coded.energy[:rows, :cols].copy(),
                         bits_per_block=bits_map[:rows, :cols].copy())
