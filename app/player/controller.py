@@ -245,6 +245,9 @@ class PlayerController(QObject):
         if item is None:
             return
         self.current = n
+        if n not in self.timings and item.stats is not None and item.stats.timings:
+            # cached by the worker before its "decoded" signal reached this thread
+            self.timings[n] = dict(item.stats.timings)
         if not preview:
             if self.target < n or not self.playing:
                 self.target = n
