@@ -34,6 +34,7 @@ from codec.api import StreamDecoder, StreamEncoder  # noqa: E402
 from codec.backend import Backend, cuda_present  # noqa: E402
 from codec.demo import demo_source  # noqa: E402
 from codec.encoder import Codecs  # noqa: E402
+from codec.errors import ZVC69Error  # noqa: E402
 from codec.models import load_models  # noqa: E402
 
 
@@ -93,12 +94,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="bench-out")
     args = ap.parse_args(argv)
 
-    settings = [parse_setting(s) for s in args.settings.split(",") if s]
-    settings = [s for s in settings if s[0] != "cuda" or cuda_present()]
-    encoders = [parse_setting(s) for s in args.encoders.split(",") if s]
-    encoders = [s for s in encoders if s in settings]
-    models = load_models()
-    codecs = {s: Codecs(models, Backend(*s)) for s in settings}
+    try:
+        settings = [parse_setting(s) for s in args.settings.split(",") if s]
+        settings = [s for s in settings if s[0] != "cuda" or cuda_present()]
+        encoders = [parse_setting(s) for s in args.encoders.split(",") if s]
+        encoders = [s for s in encoders if s in settings]
+        models = load_models()
+        codecs = {s: Codecs(models, Backend(*s)) for s in settings}
+    except (ValueError, ZVC69Error) as exc:
+        ap.error(str(exc))
 
     rep = Report()
     rep(f"# Cross-device decoding: Q{args.quality}, preset {args.preset}, GOP {args.gop}, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import shutil
@@ -37,11 +38,13 @@ def cuda_present() -> bool:
     return has_ep and (os.path.exists("/dev/nvidiactl") or shutil.which("nvidia-smi") is not None)
 
 
+@functools.cache
 def _preload_cuda_libraries() -> None:
     """Load CUDA/cuDNN from pip's nvidia-* packages when installed (onnxruntime-gpu[cuda,cudnn]).
 
     Without them the libraries must be on the loader path; a failure here is not an error, the
-    session creation below reports (and falls back to the CPU) if CUDA still cannot load.
+    session creation below reports (and falls back to the CPU) if CUDA still cannot load. Once
+    per process: every CUDA Backend would otherwise load them again.
     """
     with contextlib.suppress(Exception), contextlib.redirect_stdout(io.StringIO()):
         ort.preload_dlls(msvc=False)
@@ -86,8 +89,9 @@ class Backend:
             so.intra_op_num_threads = self.threads
             so.inter_op_num_threads = 1
         so.log_severity_level = 3
-        # Deterministic kernels (no atomics-based cuDNN algorithms), so that the encoder's and
-        # the decoder's sessions on one GPU give the same output.
+        # ONNX Runtime's deterministic kernels where it has a choice. On the H200 this did not
+        # make the synthesis' convolutions repeatable (the cuDNN algorithm does: see
+        # CUDA_REPRODUCIBLE); kept on CUDA for the other ops.
         so.use_deterministic_compute = self.use_cuda
         # Idle worker threads sleep instead of spinning: on a few cores spinning threads steal
         # time from the entropy coder and the UI thread.
@@ -109,7 +113,6 @@ class Backend:
         if self.use_cuda and not exact and "CUDAExecutionProvider" not in sess.get_providers():
             self.use_cuda = False  # fell back: say so in description
         return sess
-
 
     @property
     def device_type(self) -> str:

@@ -99,36 +99,22 @@ class HyperpriorCoder:
         bits = entropy.information_bits_gaussian(sym, idx, self.y_tables).sum(0)
         return Analysed(level, z_hat, mean_g, idx, sym, bits.astype(np.float32))
 
-    def code(self, a: Analysed, prof: Profiler, skip: np.ndarray | None = None) -> Latents:
-        """Entropy-code analysed latents; positions where skip is True are left out."""
-        coded = np.ones(a.sym.shape[1:], bool) if skip is None else ~skip
-        y_hat = self._y_hat(np.where(coded[None], a.sym, 0), a.mean_g, a.level)
-        return self._entropy_code(a, coded, y_hat, prof)
-
     def code_and_synthesize(self, a: Analysed, prof: Profiler,
                             skip: np.ndarray | None = None) -> tuple[Latents, np.ndarray]:
-        """`code` and `synthesize` at once: the entropy coder runs while the synthesis network
-        does (ONNX Runtime releases the GIL), so on a GPU the coding time is hidden."""
+        """Entropy-code analysed latents (positions where skip is True are left out) and
+        synthesise what the decoder will: (latents, g_s output (C, H, W)). The entropy coder
+        runs while the synthesis network does (ONNX Runtime releases the GIL), so on a GPU the
+        coding time is hidden."""
         coded = np.ones(a.sym.shape[1:], bool) if skip is None else ~skip
         y_hat = self._y_hat(np.where(coded[None], a.sym, 0), a.mean_g, a.level)
         synth = _POOL.submit(_timed, run, self.g_s, "y_hat", y_hat)
-        lat = self._entropy_code(a, coded, y_hat, prof)
-        x_hat, ms = synth.result()
-        prof.add(self._stage("synthesis"), ms)
-        return lat, x_hat[0]
-
-    def _entropy_code(self, a: Analysed, coded: np.ndarray, y_hat: np.ndarray,
-                      prof: Profiler) -> Latents:
         with prof.stage("entropy_encode"):
             z_bytes = entropy.encode_factorized(a.z_hat, self.z_tables)
             y_bytes = entropy.encode_gaussian(a.sym[:, coded], a.idx[:, coded], self.y_tables)
         bits = np.where(coded, a.bits, 0.0) + 8 * len(z_bytes) / a.bits.size
-        return Latents(z_bytes, y_bytes, y_hat, bits.astype(np.float32))
-
-    def encode(self, x: np.ndarray, level: int, prof: Profiler,
-               skip: np.ndarray | None = None) -> Latents:
-        """analyse + code."""
-        return self.code(self.analyse(x, level, prof), prof, skip)
+        x_hat, ms = synth.result()
+        prof.add(self._stage("synthesis"), ms)
+        return Latents(z_bytes, y_bytes, y_hat, bits.astype(np.float32)), x_hat[0]
 
     def decode_latents(self, z_bytes: bytes, y_bytes: bytes, level: int, shape: tuple[int, int],
                        prof: Profiler, skip: np.ndarray | None = None) -> Latents:
