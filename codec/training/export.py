@@ -131,6 +131,9 @@ def export_model(model: HyperpriorCodec, kind: str, root: Path, steps: int, minu
         "channels": c, "N": model.n, "M": m, "Nz": nz,
         "parameters": int(sum(p.numel() for p in model.parameters())),
         "steps": steps, "minutes": round(minutes, 1),
+        # a warm start (--init-onnx) continues an earlier model: totals over all its runs
+        "total_steps": steps + int(train_args.get("prior_steps", 0)),
+        "total_minutes": round(minutes + float(train_args.get("prior_minutes", 0.0)), 1),
         "train_args": {k: str(v) for k, v in train_args.items()},
     }
     (out / "training.json").write_text(json.dumps(info, indent=2) + "\n")

@@ -80,13 +80,25 @@ def residual(cur: np.ndarray, ref: np.ndarray, preset: str = "medium") -> np.nda
 
 
 class ResidualCrops:
-    """A pool of residual crops made once (about 2 s per 100), sampled with flips."""
+    """A pool of residual crops made once (about 2 s per 100), sampled with flips.
 
-    def __init__(self, crop: int = 256, seed: int = 0, pool: int = 1000) -> None:
+    Images at 1536 px and at 1536 / s px for each of `scales`. With `detail_pick` > 1, every
+    other crop of the pool is the most energetic residual of that many pairs (smooth wallpaper
+    pairs leave almost nothing to code; real video residuals carry texture).
+    """
+
+    def __init__(self, crop: int = 256, seed: int = 0, pool: int = 1000,
+                 scales: tuple[int, ...] = (2,), detail_pick: int = 1) -> None:
         self.rng = np.random.default_rng(seed)
         self.crop = crop
-        images = [load_rgb(f, int(side)) for f in image_files() for side in (1536, 768)]
-        self.pool = np.stack([residual(*make_pair(images, self.rng, crop)) for _ in range(pool)])
+        sides = (1536, *(1536 // s for s in scales))
+        images = [load_rgb(f, side) for f in image_files() for side in sides]
+        crops = []
+        for i in range(pool):
+            picks = detail_pick if i % 2 else 1
+            cands = [residual(*make_pair(images, self.rng, crop)) for _ in range(picks)]
+            crops.append(max(cands, key=lambda r: float(np.mean(r**2))))
+        self.pool = np.stack(crops)
 
     def batch(self, size: int) -> np.ndarray:
         idx = self.rng.integers(len(self.pool), size=size)

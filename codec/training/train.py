@@ -8,6 +8,7 @@ fifth of the time budget, so a run of any length ends annealed.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 from pathlib import Path
@@ -18,16 +19,19 @@ import torch
 from .networks import LAMBDAS, LEVELS, HyperpriorCodec
 
 
-def make_batches(kind: str, crop: int, seed: int, pool: int = 1000):
+def make_batches(kind: str, crop: int, seed: int, pool: int = 1000,
+                 scales: tuple[int, ...] = (2,), detail_pick: int = 1):
     """A function n -> (n, 3, crop, crop) float32 batch; `pool`: residual crops to prepare."""
     if kind == "intra":
         from .data import ImageCrops, image_files
 
-        crops = ImageCrops(image_files(), crop=crop, seed=seed)
+        crops = ImageCrops(image_files(), crop=crop, seed=seed, scales=scales,
+                           detail_pick=detail_pick)
         return crops.batch
     from .residual_data import ResidualCrops
 
-    return ResidualCrops(crop=crop, seed=seed, pool=pool).batch
+    return ResidualCrops(crop=crop, seed=seed, pool=pool, scales=scales,
+                         detail_pick=detail_pick).batch
 
 
 def evaluate(model: HyperpriorCodec, batch: np.ndarray) -> list[tuple[float, float]]:
@@ -59,6 +63,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--nz", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--init", type=Path, default=None, help="start from another checkpoint")
+    ap.add_argument("--init-onnx", type=Path, default=None,
+                    help="start from shipped model files, e.g. resources/models/intra")
+    ap.add_argument("--scales", default="2",
+                    help="downscale factors of the images besides full size, e.g. 2,4")
+    ap.add_argument("--detail-pick", type=int, default=1,
+                    help="half of the crops: the most textured (intra) or energetic "
+                    "(residual) of this many")
     ap.add_argument("--export-to", type=Path, default=None)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -67,7 +78,16 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out or Path("checkpoints") / args.kind
     out.mkdir(parents=True, exist_ok=True)
 
-    model = HyperpriorCodec(args.n, args.m, args.nz).to(memory_format=torch.channels_last)
+    if args.init_onnx and not (out / "last.pt").exists():
+        from .from_onnx import load_from_onnx
+
+        model = load_from_onnx(args.init_onnx)
+        prior = json.loads((args.init_onnx / "training.json").read_text())
+        args.prior_steps = int(prior.get("total_steps", prior["steps"]))
+        args.prior_minutes = float(prior.get("total_minutes", prior["minutes"]))
+    else:
+        model = HyperpriorCodec(args.n, args.m, args.nz)
+    model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     state = {"step": 0, "elapsed": 0.0, "args": vars(args)}
     ckpt = out / "last.pt"
@@ -76,13 +96,23 @@ def main(argv: list[str] | None = None) -> None:
         model.load_state_dict(saved["model"])
         opt.load_state_dict(saved["opt"])
         state.update(step=saved["step"], elapsed=saved["elapsed"])
+        for key in ("prior_steps", "prior_minutes"):  # a resumed warm start keeps its history
+            if key in saved["args"]:
+                setattr(args, key, saved["args"][key])
         print(f"resumed from {ckpt} at step {state['step']} ({state['elapsed'] / 60:.1f} min)")
     elif args.init:
         model.load_state_dict(torch.load(args.init, weights_only=False)["model"])
         print(f"initialised from {args.init}")
 
-    batches = make_batches(args.kind, args.crop, args.seed)
-    eval_batch = make_batches(args.kind, args.crop, 12345, pool=8)(8)
+    scales = tuple(int(s) for s in args.scales.split(",") if s)
+    batches = make_batches(args.kind, args.crop, args.seed, scales=scales,
+                           detail_pick=args.detail_pick)
+    if args.kind == "intra":  # held-out photographs: what intra_rd measures
+        from .data import ImageCrops, image_files
+
+        eval_batch = ImageCrops(image_files(holdout=True), args.crop, seed=12345).batch(8)
+    else:
+        eval_batch = make_batches(args.kind, args.crop, 12345, pool=8)(8)
     lambdas = torch.tensor(LAMBDAS)
     budget = args.minutes * 60
     t_start = time.time() - state["elapsed"]

@@ -1,0 +1,55 @@
+"""Warm start of training from the shipped model files (needs the `train` extra: torch, onnx)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+
+import onnxruntime as ort  # noqa: E402
+
+from codec.training.from_onnx import load_from_onnx  # noqa: E402
+
+MODELS = Path(__file__).resolve().parents[1] / "resources" / "models"
+
+
+def _run(path: Path, x: np.ndarray) -> np.ndarray:
+    s = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return s.run(None, {s.get_inputs()[0].name: x})[0]
+
+
+@pytest.mark.parametrize("kind", ["intra", "residual"])
+def test_rebuilt_model_matches_the_shipped_graphs(kind: str) -> None:
+    folder = MODELS / kind
+    model = load_from_onnx(folder, density_steps=300).eval()
+    rng = np.random.default_rng(1)
+    x = rng.random((1, 3, 64, 96), dtype=np.float32)
+    if kind == "residual":  # residuals are small and signed
+        x = (x - 0.5) * 0.2
+    with torch.no_grad():
+        y = model.g_a(torch.from_numpy(x))
+        np.testing.assert_allclose(y.numpy(), _run(folder / "encoder.onnx", x), atol=1e-4)
+        x_hat = model.g_s(y).numpy()
+        np.testing.assert_allclose(x_hat, _run(folder / "decoder.onnx", y.numpy()), atol=1e-4)
+        z = torch.round(model.h_a(y))
+        mean, log_scale = model.h_s(z)
+    # h_s ships as an integer network in units of 1/64; the float rebuild drops only the
+    # per-layer rounding, so it agrees to a fraction of a unit on average.
+    ints = _run(folder / "hyperprior_dec.onnx", z.numpy())
+    diff = np.abs(torch.cat([mean, log_scale], 1).numpy() * 64 - ints)
+    assert diff.mean() < 1.0
+    tables = np.load(folder / "tables.npz")
+    np.testing.assert_allclose(torch.exp(model.log_gain).detach().numpy(), tables["gain"],
+                               rtol=1e-5)
+    # the refitted z density gives every symbol nearly the shipped table's probability
+    pmf = tables["z_pmf"][:, :-1].astype(np.float64)
+    pmf /= pmf.sum(1, keepdims=True)
+    k = torch.arange(-48, 49, dtype=torch.float32).view(1, 1, 1, -1)
+    with torch.no_grad():
+        p = model.density.likelihood(k.expand(1, pmf.shape[0], 1, -1))[0, :, 0, :].numpy()
+    kl = np.sum(pmf * (np.log2(np.maximum(pmf, 1e-12)) - np.log2(np.maximum(p, 1e-12))), 1)
+    assert kl.mean() < 0.1
