@@ -19,7 +19,8 @@ from onnx import numpy_helper
 
 from codec.quant import OUT_FRAC_BITS
 
-from .networks import HyperpriorCodec, SubpixelUp
+from .intquant import hs_convs
+from .networks import HyperpriorCodec
 
 
 def _initialisers(path: Path) -> dict[str, torch.Tensor]:
@@ -29,8 +30,7 @@ def _initialisers(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _load_hs(model: HyperpriorCodec, tables: np.lib.npyio.NpzFile) -> None:
-    convs = [m.conv if isinstance(m, SubpixelUp) else m for m in model.h_s.net
-             if isinstance(m, SubpixelUp | torch.nn.Conv2d)]
+    convs = [conv for conv, _, _ in hs_convs(model.h_s)]  # the layer order intquant exported
     for i, conv in enumerate(convs):
         mult = 2.0 ** tables[f"hs{i}_mult_exp"].astype(np.float64)
         if i == len(convs) - 1:

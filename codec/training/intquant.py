@@ -26,7 +26,7 @@ ACC_LIMIT = 2.0**23
 OUT_FRAC_BITS = 6  # mean and log-scale come out in units of 1/64
 
 
-def _convs(hs: HyperSynthesis) -> list[tuple[nn.Conv2d, bool, bool]]:
+def hs_convs(hs: HyperSynthesis) -> list[tuple[nn.Conv2d, bool, bool]]:
     """(conv, upsample, relu) for each layer of h_s in order."""
     mods = list(hs.net)
     out = []
@@ -46,7 +46,7 @@ def quantize_hyper_synthesis(hs: HyperSynthesis, z_samples: torch.Tensor) -> lis
     a = z_samples.double().clamp(-Z_CLIP, Z_CLIP).numpy()  # integer activations
     e_in, a_max = 0, float(Z_CLIP)
     result: list[IntLayer] = []
-    for conv, up, relu in _convs(hs):
+    for conv, up, relu in hs_convs(hs):
         w = conv.weight.double().numpy()
         b = conv.bias.double().numpy()
         if relu:

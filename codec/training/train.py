@@ -62,9 +62,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--m", type=int, default=128)
     ap.add_argument("--nz", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--init", type=Path, default=None, help="start from another checkpoint")
-    ap.add_argument("--init-onnx", type=Path, default=None,
-                    help="start from shipped model files, e.g. resources/models/intra")
+    start = ap.add_mutually_exclusive_group()
+    start.add_argument("--init", type=Path, default=None, help="start from another checkpoint")
+    start.add_argument("--init-onnx", type=Path, default=None,
+                       help="start from shipped model files, e.g. resources/models/intra")
     ap.add_argument("--scales", default="2",
                     help="downscale factors of the images besides full size, e.g. 2,4")
     ap.add_argument("--detail-pick", type=int, default=1,
@@ -73,6 +74,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--export-to", type=Path, default=None)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
+    if args.init_onnx and not (args.init_onnx / "training.json").is_file():
+        ap.error(f"--init-onnx {args.init_onnx}: not a model folder (no training.json)")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     out = args.out or Path("checkpoints") / args.kind
@@ -85,6 +88,7 @@ def main(argv: list[str] | None = None) -> None:
         prior = json.loads((args.init_onnx / "training.json").read_text())
         args.prior_steps = int(prior.get("total_steps", prior["steps"]))
         args.prior_minutes = float(prior.get("total_minutes", prior["minutes"]))
+        args.n, args.m, args.nz = model.n, model.m, model.nz  # resume and export rebuild these
     else:
         model = HyperpriorCodec(args.n, args.m, args.nz)
     model = model.to(memory_format=torch.channels_last)
