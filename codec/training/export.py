@@ -127,8 +127,9 @@ def export_model(model: HyperpriorCodec, kind: str, root: Path, steps: int, minu
     )
     info = {
         "kind": kind,
-        "architecture": "mean-scale hyperprior (Minnen 2018) with per-level gains (Cui 2021)",
-        "channels": c, "N": model.n, "M": m, "Nz": nz,
+        "architecture": "mean-scale hyperprior (Minnen 2018) with per-level gains (Cui 2021)"
+        + (", (I)GDN after each hidden layer of g_a/g_s" if model.gdn else ""),
+        "channels": c, "N": model.n, "M": m, "Nz": nz, "gdn": model.gdn,
         "parameters": int(sum(p.numel() for p in model.parameters())),
         "steps": steps, "minutes": round(minutes, 1),
         # a warm start (--init-onnx) continues an earlier model: totals over all its runs
@@ -150,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     saved = torch.load(args.checkpoint, weights_only=False)
     a = saved["args"]
-    model = HyperpriorCodec(a["n"], a["m"], a["nz"])
+    model = HyperpriorCodec(a["n"], a["m"], a["nz"], gdn=bool(a.get("gdn", False)))
     model.load_state_dict(saved["model"])
     export_model(model, args.kind, args.to, saved["step"], saved["elapsed"] / 60, a)
 

@@ -20,13 +20,23 @@ from onnx import numpy_helper
 from codec.quant import OUT_FRAC_BITS
 
 from .intquant import hs_convs
-from .networks import HyperpriorCodec
+from .layers import GDN
+from .networks import HyperpriorCodec, transform_layers
 
 
 def _initialisers(path: Path) -> dict[str, torch.Tensor]:
     model = onnx.load(str(path))
     return {i.name: torch.from_numpy(numpy_helper.to_array(i).copy())
             for i in model.graph.initializer}
+
+
+def _conv_weights(path: Path) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(weight, bias) of every Conv/ConvTranspose node of a graph, in graph order."""
+    model = onnx.load(str(path))
+    inits = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy())
+             for i in model.graph.initializer}
+    return [(inits[n.input[1]], inits[n.input[2]]) for n in model.graph.node
+            if n.op_type in ("Conv", "ConvTranspose")]
 
 
 def _load_hs(model: HyperpriorCodec, tables: np.lib.npyio.NpzFile) -> None:
@@ -74,14 +84,23 @@ def load_from_onnx(folder: Path, density_steps: int = 1500) -> HyperpriorCodec:
     """A float HyperpriorCodec equivalent to the shipped models in `folder` (e.g. .../intra)."""
     folder = Path(folder)
     tables = np.load(folder / "tables.npz")
-    ga = _initialisers(folder / "encoder.onnx")
-    n, channels = ga["net.0.weight"].shape[:2]
-    m = ga["net.6.weight"].shape[0]
+    weights = _conv_weights(folder / "encoder.onnx") + _conv_weights(folder / "decoder.onnx")
+    n, channels = weights[0][0].shape[:2]
+    m = _conv_weights(folder / "decoder.onnx")[0][0].shape[0]  # ConvTranspose: (in, out, k, k)
     nz = _initialisers(folder / "hyperprior_enc.onnx")["net.4.weight"].shape[0]
-    model = HyperpriorCodec(n, m, nz, channels)
+    gdn = any(w.shape[2:] == (1, 1) for w, _ in weights)  # a GDN is a 1x1 Conv over x^2
+    model = HyperpriorCodec(n, m, nz, channels, gdn=gdn)
     with torch.no_grad():
-        model.g_a.load_state_dict(ga)
-        model.g_s.load_state_dict(_initialisers(folder / "decoder.onnx"))
+        layers = transform_layers(model)
+        if len(layers) != len(weights):
+            raise ValueError(f"{folder}: {len(weights)} convolutions, expected {len(layers)}")
+        for layer, (w, b) in zip(layers, weights, strict=True):
+            if isinstance(layer, GDN):
+                layer.gamma.copy_(w)
+                layer.beta.copy_(b)
+            else:
+                layer.weight.copy_(w)
+                layer.bias.copy_(b)
         model.h_a.load_state_dict(_initialisers(folder / "hyperprior_enc.onnx"))
         _load_hs(model, tables)
         model.log_gain.copy_(torch.from_numpy(np.log(tables["gain"].astype(np.float64))).float())

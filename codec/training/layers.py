@@ -51,3 +51,30 @@ class FactorizedDensity(nn.Module):
         c = self.matrices[0].shape[0]
         k = torch.arange(-radius, radius + 1, dtype=torch.float32)
         return self.likelihood(k.view(1, 1, 1, -1).expand(1, c, 1, -1))[0, :, 0, :]
+
+
+class GDN(nn.Module):
+    """Generalized divisive normalization (Ballé et al. 2016): x / sqrt(beta + gamma * x^2).
+
+    With `inverse` it multiplies instead (IGDN, for the synthesis). Starts as the identity
+    (beta = 1, gamma = 0), so it can be inserted into a trained network without changing it.
+    gamma >= 0 and beta >= BETA_MIN are kept by `project()` after every optimiser step, so the
+    forward pass (and its ONNX graph) is a plain 1x1 Conv over x^2.
+    """
+
+    BETA_MIN = 1e-3
+
+    def __init__(self, channels: int, inverse: bool = False) -> None:
+        super().__init__()
+        self.inverse = inverse
+        self.beta = nn.Parameter(torch.ones(channels))
+        self.gamma = nn.Parameter(torch.zeros(channels, channels, 1, 1))
+
+    @torch.no_grad()
+    def project(self) -> None:
+        self.gamma.clamp_(min=0.0)
+        self.beta.clamp_(min=self.BETA_MIN)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        norm = F.conv2d(x * x, self.gamma, self.beta)
+        return x * torch.sqrt(norm) if self.inverse else x * torch.rsqrt(norm)

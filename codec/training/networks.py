@@ -16,7 +16,7 @@ from torch import nn
 
 from codec.quant import LAMBDAS
 
-from .layers import FactorizedDensity
+from .layers import GDN, FactorizedDensity
 
 LEVELS = len(LAMBDAS)
 SCALE_MIN = 0.11
@@ -42,25 +42,32 @@ class SubpixelUp(nn.Module):
         return F.pixel_shuffle(self.conv(x), 2)
 
 
+def _stack(layers: list[nn.Module], n: int, gdn: bool, inverse: bool) -> nn.Sequential:
+    """layers[0] act layers[1] act ... layers[-1]; act = LeakyReLU, then (I)GDN with `gdn`."""
+    mods: list[nn.Module] = []
+    for i, layer in enumerate(layers):
+        mods.append(layer)
+        if i + 1 < len(layers):
+            mods.append(nn.LeakyReLU(0.1))
+            if gdn:
+                mods.append(GDN(n, inverse=inverse))
+    return nn.Sequential(*mods)
+
+
 class Analysis(nn.Module):
-    def __init__(self, cin: int, n: int, m: int) -> None:
+    def __init__(self, cin: int, n: int, m: int, gdn: bool = False) -> None:
         super().__init__()
-        self.net = nn.Sequential(
-            conv(cin, n), nn.LeakyReLU(0.1), conv(n, n), nn.LeakyReLU(0.1),
-            conv(n, n), nn.LeakyReLU(0.1), conv(n, m),
-        )
+        self.net = _stack([conv(cin, n), conv(n, n), conv(n, n), conv(n, m)], n, gdn, False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
 
 class Synthesis(nn.Module):
-    def __init__(self, cout: int, n: int, m: int) -> None:
+    def __init__(self, cout: int, n: int, m: int, gdn: bool = False) -> None:
         super().__init__()
-        self.net = nn.Sequential(
-            deconv(m, n), nn.LeakyReLU(0.1), deconv(n, n), nn.LeakyReLU(0.1),
-            deconv(n, n), nn.LeakyReLU(0.1), deconv(n, cout),
-        )
+        self.net = _stack([deconv(m, n), deconv(n, n), deconv(n, n), deconv(n, cout)], n, gdn,
+                          True)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         return self.net(y)
@@ -92,6 +99,24 @@ class HyperSynthesis(nn.Module):
         return mean, log_scale
 
 
+def transform_layers(model: HyperpriorCodec) -> list[nn.Module]:
+    """The convolutions and GDNs of g_a then g_s, in graph order (what the ONNX files hold)."""
+    kinds = (nn.Conv2d, nn.ConvTranspose2d, GDN)
+    return [m for seq in (model.g_a.net, model.g_s.net) for m in seq if isinstance(m, kinds)]
+
+
+@torch.no_grad()
+def with_gdn(model: HyperpriorCodec) -> HyperpriorCodec:
+    """The same function with identity GDNs inserted: a plain model grown for further training."""
+    grown = HyperpriorCodec(model.n, model.m, model.nz, model.channels, gdn=True)
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith(("g_a.", "g_s."))}
+    grown.load_state_dict(state, strict=False)
+    new = [m for m in transform_layers(grown) if not isinstance(m, GDN)]
+    for dst, src in zip(new, transform_layers(model), strict=True):
+        dst.load_state_dict(src.state_dict())
+    return grown
+
+
 def ste_round(x: torch.Tensor) -> torch.Tensor:
     return x + (torch.round(x) - x).detach()
 
@@ -106,13 +131,17 @@ def gaussian_likelihood(v: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
 
 
 class HyperpriorCodec(nn.Module):
-    """Mean-scale hyperprior codec for images (cin=3) or motion-compensated residuals."""
+    """Mean-scale hyperprior codec for images (cin=3) or motion-compensated residuals.
 
-    def __init__(self, n: int = 96, m: int = 128, nz: int = 64, channels: int = 3) -> None:
+    `gdn`: a (I)GDN after every hidden activation of g_a and g_s.
+    """
+
+    def __init__(self, n: int = 96, m: int = 128, nz: int = 64, channels: int = 3,
+                 gdn: bool = False) -> None:
         super().__init__()
-        self.n, self.m, self.nz, self.channels = n, m, nz, channels
-        self.g_a = Analysis(channels, n, m)
-        self.g_s = Synthesis(channels, n, m)
+        self.n, self.m, self.nz, self.channels, self.gdn = n, m, nz, channels, gdn
+        self.g_a = Analysis(channels, n, m, gdn)
+        self.g_s = Synthesis(channels, n, m, gdn)
         self.h_a = HyperAnalysis(m, n, nz)
         self.h_s = HyperSynthesis(nz, n, m)
         self.density = FactorizedDensity(nz)

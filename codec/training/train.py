@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .networks import LAMBDAS, LEVELS, HyperpriorCodec
+from .layers import GDN
+from .networks import LAMBDAS, LEVELS, HyperpriorCodec, with_gdn
 
 
 def make_batches(kind: str, crop: int, seed: int, pool: int = 1000,
@@ -62,6 +63,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--m", type=int, default=128)
     ap.add_argument("--nz", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--gdn", action="store_true",
+                    help="(I)GDN after each hidden layer of g_a/g_s; a plain warm start grows "
+                    "them as identities")
     start = ap.add_mutually_exclusive_group()
     start.add_argument("--init", type=Path, default=None, help="start from another checkpoint")
     start.add_argument("--init-onnx", type=Path, default=None,
@@ -88,9 +92,13 @@ def main(argv: list[str] | None = None) -> None:
         prior = json.loads((args.init_onnx / "training.json").read_text())
         args.prior_steps = int(prior.get("total_steps", prior["steps"]))
         args.prior_minutes = float(prior.get("total_minutes", prior["minutes"]))
-        args.n, args.m, args.nz = model.n, model.m, model.nz  # resume and export rebuild these
+        if args.gdn and not model.gdn:
+            model = with_gdn(model)
+            print("grew identity (I)GDN layers into g_a and g_s")
+        # resume and export rebuild the model from these
+        args.n, args.m, args.nz, args.gdn = model.n, model.m, model.nz, model.gdn
     else:
-        model = HyperpriorCodec(args.n, args.m, args.nz)
+        model = HyperpriorCodec(args.n, args.m, args.nz, gdn=args.gdn)
     model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     state = {"step": 0, "elapsed": 0.0, "args": vars(args)}
@@ -118,6 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         eval_batch = make_batches(args.kind, args.crop, 12345, pool=8)(8)
     lambdas = torch.tensor(LAMBDAS)
+    gdns = [m for m in model.modules() if isinstance(m, GDN)]
     budget = args.minutes * 60
     t_start = time.time() - state["elapsed"]
     log_loss, log_bpp, log_mse, n_log = 0.0, 0.0, 0.0, 0
@@ -146,6 +155,8 @@ def main(argv: list[str] | None = None) -> None:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        for gdn in gdns:
+            gdn.project()
         state["step"] += 1
         log_loss += loss.item()
         log_bpp += bpp.mean().item()
