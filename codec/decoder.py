@@ -27,6 +27,7 @@ from .intra import IntraPayload
 from .models import ModelSet, load_models
 from .mvcoding import decode_mvs
 from .profiler import Profiler
+from .refine import apply_refinement, decode_refinement_latents, decode_refinement_side
 from .residual import BLOCK
 from .skip import decode_skip
 from .stats import BIT_PARTS, FrameStats
@@ -40,6 +41,7 @@ class _Prepared:
     skip: np.ndarray
     latents: Latents | None
     prof: Profiler
+    refine_latents: Latents | None = None  # I-frames with a refinement section
 
 
 class StreamDecoder:
@@ -102,7 +104,11 @@ class StreamDecoder:
                 ip = IntraPayload.unpack(payload)
                 st.bits = ip.bits()
                 st.quality = ip.level
-                return st, ip, np.zeros((0, 0), bool)
+                if ip.refine is None:
+                    return st, ip, np.zeros((0, 0), bool)
+                skip = decode_refinement_side(ip.refine, self._pad)
+                st.skip = skip[:rows, :cols].copy()
+                return st, ip, skip
             if fh.frame_type != FrameType.P:
                 raise ZVC69FormatError(f"frame {n}: B-frames are not supported by this decoder")
             pp = InterPayload.unpack(payload)
@@ -132,9 +138,11 @@ class StreamDecoder:
         st, p, skip = self._side_info(n, fh, payload, prof)
         if isinstance(p, IntraPayload):
             lat = self.codecs.intra.decode_latents(p, self.height, self.width, prof)
-        else:
-            lat = self.codecs.residual.decode_latents(p.z_bytes, p.y_bytes, p.level, skip,
-                                                      self._pad, prof)
+            refine = None if p.refine is None else decode_refinement_latents(
+                self.codecs.residual, p.refine, skip, self._pad, prof)
+            return _Prepared(st, p, skip, lat, prof, refine)
+        lat = self.codecs.residual.decode_latents(p.z_bytes, p.y_bytes, p.level, skip,
+                                                  self._pad, prof)
         return _Prepared(st, p, skip, lat, prof)
 
     def _finish(self, prep: _Prepared) -> tuple[np.ndarray, FrameStats]:
@@ -144,6 +152,11 @@ class StreamDecoder:
         if isinstance(p, IntraPayload):
             assert prep.latents is not None
             frame = self.codecs.intra.reconstruct(prep.latents, self.height, self.width, prof)
+            if p.refine is not None:
+                coded = apply_refinement(self.codecs.residual, prep.refine_latents, prep.skip,
+                                         frame, prof)
+                frame = coded.recon
+                st.residual_energy = coded.energy[:rows, :cols].copy()
         else:
             if self._ref is None or self._pos != n - 1:
                 raise ZVC69FormatError(f"frame {n} is a P-frame without its reference frame")
@@ -153,7 +166,10 @@ class StreamDecoder:
             frame = coded.recon
             st.residual_energy = coded.energy[:rows, :cols].copy()
         if prep.latents is not None:
-            st.bits_per_block = prep.latents.bits_map[:rows, :cols].copy()
+            bits_map = prep.latents.bits_map
+            if prep.refine_latents is not None:
+                bits_map = bits_map + prep.refine_latents.bits_map
+            st.bits_per_block = bits_map[:rows, :cols].copy()
         st.timings = prof.take()
         self._ref, self._pos = frame, n
         return frame, st

@@ -28,6 +28,7 @@ from .mvcoding import encode_mvs
 from .presets import PRESETS, for_quality, get_preset
 from .profiler import Profiler
 from .quant import LAMBDAS
+from .refine import INTRA_PLAN, encode_refinement
 from .residual import BLOCK, ResidualCodec
 from .skip import encode_skip
 from .stats import FrameStats
@@ -52,6 +53,10 @@ MV_SSE_WEIGHT = 0.5
 # Those runs predate the residual fix (all three colour channels); after it, Q1-Q8: +0.3 %
 # (sintel, 16 frames), -0.5 % (carphone, 30 frames): neutral in BD-rate, kept for the sharper
 # keyframes that seeking lands on.
+# Keyframes are not refined (refine.py; all-intra streams, gop 1, are). A/B on 2026-12-04
+# (intra model of run 3), Q1-Q8 against x264, with the then INTRA_PLAN applied to I_LEVEL:
+# BD-rate Y vtest (12 frames) +334 -> +351 %, bigbuckbunny (8) +135 -> +139 %, carphone (30)
+# +374 -> +375 %; YUV 6:1:1 +271 -> +272, +131 -> +128, +287 -> +286 %: it buys chroma, not luma.
 I_LEVEL = (3, 4, 5, 6, 6, 7, 8, 8)
 
 
@@ -172,15 +177,31 @@ class StreamEncoder:
 
     def _encode_i(self, frame: np.ndarray, n: int,
                   prof: Profiler) -> tuple[bytes, np.ndarray, FrameStats]:
-        level = I_LEVEL[self.quality - 1] if self.gop > 1 else self.quality  # gop 1: no refs
+        q = self.quality
+        level, refine_level = INTRA_PLAN[q - 1]
+        if self.gop > 1:  # a GOP's keyframe: intra alone at the boosted level (I_LEVEL)
+            level, refine_level = I_LEVEL[q - 1], 0
         payload, recon, lat = self.codecs.intra.encode(frame, level, prof)
         rows, cols = -(-self.height // BLOCK), -(-self.width // BLOCK)
+        bits_map = lat.bits_map
         st = FrameStats(index=n, frame_type="I", width=self.width, height=self.height,
-                        quality=level, keyframe=True, block_size=BLOCK,
-                        bits={"header": 40, "hyperprior": 8 * len(lat.z_bytes),
-                              "latent": 8 * len(lat.y_bytes)},
-                        bits_per_block=lat.bits_map[:rows, :cols].copy())
-        return payload, recon, st
+                        quality=level, keyframe=True, block_size=BLOCK)
+        refined = (encode_refinement(self.codecs.residual, frame, recon, refine_level,
+                                     self.rd_skip, prof) if refine_level else None)
+        if refine_level and refined is None:  # the pass did not pay: intra alone at level q
+            st.quality = q
+            payload, recon, lat = self.codecs.intra.encode(frame, q, prof)
+            bits_map = lat.bits_map
+        if refined is not None:
+            payload.refine, coded = refined
+            assert coded.latents is not None
+            recon = coded.recon
+            bits_map = bits_map + coded.latents.bits_map
+            st.skip = coded.skip[:rows, :cols].copy()
+            st.residual_energy = coded.energy[:rows, :cols].copy()
+        st.bits = payload.bits()
+        st.bits_per_block = bits_map[:rows, :cols].copy()
+        return payload.pack(), recon, st
 
     def _encode_p(self, frame: np.ndarray, n: int, prof: Profiler,
                   jump: bool) -> tuple[bytes, np.ndarray, FrameStats | None]:

@@ -1,6 +1,8 @@
-"""I-frames: a whole frame through the intra hyperprior coder.
+"""I-frames: a whole frame through the intra hyperprior coder, optionally refined.
 
-Payload: u8 quality level (1..8), u32 length of the z stream, z stream, y stream (to the end).
+Payload: u8 quality level (1..8; bit 7 set: a refinement section follows), u32 length of the
+z stream, z stream, then the y stream to the end; or, with bit 7, u32 length of the y stream,
+the y stream and the refinement section (`RefineSection`, see refine.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,36 @@ from .hyperprior import HyperpriorCoder, Latents, pad_to
 from .profiler import Profiler
 
 _HEAD = struct.Struct("<BI")
+_U32 = struct.Struct("<I")
+_REFINE_HEAD = struct.Struct("<BII")
+HAS_REFINEMENT = 0x80
+
+
+@dataclass
+class RefineSection:
+    """The residual coder's pass over the intra reconstruction: level, skip map, z and y."""
+
+    level: int
+    skip_bytes: bytes
+    z_bytes: bytes
+    y_bytes: bytes
+
+    def pack(self) -> bytes:
+        return (_REFINE_HEAD.pack(self.level, len(self.skip_bytes), len(self.z_bytes))
+                + self.skip_bytes + self.z_bytes + self.y_bytes)
+
+    @classmethod
+    def unpack(cls, data: bytes) -> RefineSection:
+        if len(data) < _REFINE_HEAD.size:
+            raise ZVC69FormatError(f"I-frame refinement of {len(data)} bytes is too short", 0)
+        level, n_skip, n_z = _REFINE_HEAD.unpack_from(data)
+        if not 1 <= level <= 8:
+            raise ZVC69FormatError(f"I-frame refinement level {level} is not in 1..8", 0)
+        p = _REFINE_HEAD.size
+        if p + n_skip + n_z > len(data):
+            raise ZVC69FormatError("I-frame refinement sections run past the payload", 1)
+        return cls(level, data[p : p + n_skip], data[p + n_skip : p + n_skip + n_z],
+                   data[p + n_skip + n_z :])
 
 
 @dataclass
@@ -22,24 +54,47 @@ class IntraPayload:
     level: int
     z_bytes: bytes
     y_bytes: bytes
+    refine: RefineSection | None = None
 
     def pack(self) -> bytes:
-        return _HEAD.pack(self.level, len(self.z_bytes)) + self.z_bytes + self.y_bytes
+        flag = HAS_REFINEMENT if self.refine else 0
+        head = _HEAD.pack(self.level | flag, len(self.z_bytes)) + self.z_bytes
+        if self.refine is None:
+            return head + self.y_bytes
+        return head + _U32.pack(len(self.y_bytes)) + self.y_bytes + self.refine.pack()
 
     @classmethod
     def unpack(cls, data: bytes) -> IntraPayload:
         if len(data) < _HEAD.size:
             raise ZVC69FormatError(f"I-frame payload of {len(data)} bytes is too short", 0)
-        level, nz = _HEAD.unpack_from(data)
+        byte, nz = _HEAD.unpack_from(data)
+        level = byte & ~HAS_REFINEMENT
         if not 1 <= level <= 8:
             raise ZVC69FormatError(f"I-frame quality level {level} is not in 1..8", 0)
-        if _HEAD.size + nz > len(data):
+        p = _HEAD.size + nz
+        if p > len(data):
             raise ZVC69FormatError(f"I-frame z stream of {nz} bytes runs past the payload", 1)
-        return cls(level, data[_HEAD.size : _HEAD.size + nz], data[_HEAD.size + nz :])
+        z = data[_HEAD.size : p]
+        if not byte & HAS_REFINEMENT:
+            return cls(level, z, data[p:])
+        if p + _U32.size > len(data):
+            raise ZVC69FormatError("I-frame payload ends before the length of its y stream", p)
+        (ny,) = _U32.unpack_from(data, p)
+        p += _U32.size
+        if p + ny > len(data):
+            raise ZVC69FormatError(f"I-frame y stream of {ny} bytes runs past the payload", p)
+        return cls(level, z, data[p : p + ny], RefineSection.unpack(data[p + ny :]))
 
     def bits(self) -> dict[str, int]:
-        return {"header": 8 * _HEAD.size, "hyperprior": 8 * len(self.z_bytes),
-                "latent": 8 * len(self.y_bytes)}
+        out = {"header": 8 * _HEAD.size, "hyperprior": 8 * len(self.z_bytes),
+               "latent": 8 * len(self.y_bytes)}
+        if self.refine is not None:
+            r = self.refine
+            out["header"] += 8 * (_U32.size + _REFINE_HEAD.size)
+            out["hyperprior"] += 8 * len(r.z_bytes)
+            out["skip"] = 8 * len(r.skip_bytes)
+            out["residual"] = 8 * len(r.y_bytes)
+        return out
 
 
 def to_tensor(rgb: np.ndarray) -> np.ndarray:
@@ -58,7 +113,7 @@ class IntraCodec:
         self.coder = coder
 
     def encode(self, rgb: np.ndarray, level: int,
-               prof: Profiler) -> tuple[bytes, np.ndarray, Latents]:
+               prof: Profiler) -> tuple[IntraPayload, np.ndarray, Latents]:
         """Returns the payload, the reconstruction (what the decoder will output) and latents."""
         h, w = rgb.shape[:2]
         with prof.stage("to_tensor"):
@@ -66,7 +121,7 @@ class IntraCodec:
         lat, x_hat = self.coder.code_and_synthesize(self.coder.analyse(x, level, prof), prof)
         with prof.stage("from_tensor"):
             recon = from_tensor(x_hat, h, w)
-        return IntraPayload(level, lat.z_bytes, lat.y_bytes).pack(), recon, lat
+        return IntraPayload(level, lat.z_bytes, lat.y_bytes), recon, lat
 
     def decode_latents(self, payload: IntraPayload, height: int, width: int,
                        prof: Profiler) -> Latents:
