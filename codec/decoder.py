@@ -106,6 +106,7 @@ class StreamDecoder:
                 st.quality = ip.level
                 if ip.refine is None:
                     return st, ip, np.zeros((0, 0), bool)
+                st.refine_quality = ip.refine.level
                 skip = decode_refinement_side(ip.refine, self._pad)
                 st.skip = skip[:rows, :cols].copy()
                 return st, ip, skip

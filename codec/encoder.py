@@ -194,6 +194,7 @@ class StreamEncoder:
             bits_map = lat.bits_map
         if refined is not None:
             payload.refine, coded = refined
+            st.refine_quality = refine_level
             assert coded.latents is not None
             recon = coded.recon
             bits_map = bits_map + coded.latents.bits_map

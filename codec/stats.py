@@ -47,7 +47,8 @@ class FrameStats:
     width: int
     height: int
     pts: int = 0  # 90 kHz ticks
-    quality: int = 0  # 1..8
+    quality: int = 0  # 1..8 (I-frames: the intra level)
+    refine_quality: int = 0  # I-frames: level of the refinement pass (refine.py), 0 = none
     keyframe: bool = False
     size_bytes: int = 0  # payload + frame header
     bits: dict[str, int] = field(default_factory=dict)  # split by part, see BIT_PARTS
@@ -88,6 +89,7 @@ class FrameStats:
             "keyframe": self.keyframe,
             "pts": self.pts,
             "quality": self.quality,
+            "refine_quality": self.refine_quality,
             "size_bytes": self.size_bytes,
             "bits": self.bits_total,
             "psnr": self.psnr,

@@ -136,3 +136,14 @@ def test_bugs_in_slots_become_one_status_line(monkeypatch, capsys):
         sys.excepthook(*sys.exc_info())
     assert lines == ["Internal error (ValueError): frame 7"]
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_frame_panel_names_the_refinement():
+    from app.panels.frame_info import frame_rows
+    from codec.stats import FrameStats
+
+    st = FrameStats(index=0, frame_type="I", width=8, height=8, quality=6, refine_quality=8)
+    rows = {name: value for name, value, _ in frame_rows(st)}
+    assert rows["Quality"] == "6 + refinement at 8"
+    st.refine_quality = 0
+    assert {n: v for n, v, _ in frame_rows(st)}["Quality"] == "6"

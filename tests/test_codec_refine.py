@@ -55,12 +55,14 @@ def test_refined_still_decodes_exactly_and_beats_its_intra_level(tmp_path):
     recons, stats = encode(tmp_path / "r.zvc69", [img], quality=q, gop=1)
     st = stats[0]
     assert st.quality == level and st.bits.get("residual", 0) > 0  # the pass was kept
+    assert st.refine_quality == refine_level
     assert st.skip is not None and st.residual_energy is not None
     with StreamDecoder(tmp_path / "r.zvc69", codecs=shared_codecs("cpu")) as dec:
         frame, dst = dec.decode(0)
         side = dec.scan()[0]
     assert np.array_equal(frame, recons[0])
     assert dst.bits == st.bits and np.array_equal(side.skip, st.skip)
+    assert dst.refine_quality == side.refine_quality == refine_level
     np.testing.assert_allclose(dst.residual_energy, st.residual_energy, rtol=1e-5)
     _, intra_only, _ = shared_codecs("cpu").intra.encode(img, level, Profiler())
     assert psnr_rgb(img, recons[0]) > psnr_rgb(img, intra_only) + 0.3
@@ -91,3 +93,4 @@ def test_flat_source_falls_back_to_intra_at_the_quality_itself(tmp_path):
         if refine_level:
             _, stats = encode(tmp_path / f"f{q}.zvc69", [img], quality=q, gop=1)
             assert "residual" not in stats[0].bits and stats[0].quality == q
+

@@ -21,7 +21,8 @@ def frame_rows(s: FrameStats, timings: dict[str, float] | None = None,
         ("Type", s.frame_type + ("  (keyframe)" if s.keyframe else "")
          + ("  scene cut" if s.scene_cut else ""), []),
         ("Size", f"{s.size_bytes:,} B · {s.bits_total / 1000:.1f} kbit", []),
-        ("Quality", str(s.quality) if s.quality else "—", []),
+        ("Quality", (str(s.quality) if s.quality else "—")
+         + (f" + refinement at {s.refine_quality}" if s.refine_quality else ""), []),
         ("Resolution", f"{s.width} × {s.height}", []),
         ("PTS", f"{s.pts}  ({s.pts / 90000:.3f} s)", []),
     ]
