@@ -27,7 +27,6 @@ from .intra import IntraPayload
 from .models import ModelSet, load_models
 from .mvcoding import decode_mvs
 from .profiler import Profiler
-from .refine import apply_refinement, decode_refinement_latents, decode_refinement_side
 from .residual import BLOCK
 from .skip import decode_skip
 from .stats import BIT_PARTS, FrameStats
@@ -107,7 +106,8 @@ class StreamDecoder:
                 if ip.refine is None:
                     return st, ip, np.zeros((0, 0), bool)
                 st.refine_quality = ip.refine.level
-                skip = decode_refinement_side(ip.refine, self._pad)
+                skip = decode_skip(ip.refine.skip_bytes, self._pad[0] // BLOCK,
+                                   self._pad[1] // BLOCK)
                 st.skip = skip[:rows, :cols].copy()
                 return st, ip, skip
             if fh.frame_type != FrameType.P:
@@ -139,8 +139,9 @@ class StreamDecoder:
         st, p, skip = self._side_info(n, fh, payload, prof)
         if isinstance(p, IntraPayload):
             lat = self.codecs.intra.decode_latents(p, self.height, self.width, prof)
-            refine = None if p.refine is None else decode_refinement_latents(
-                self.codecs.residual, p.refine, skip, self._pad, prof)
+            r = p.refine
+            refine = None if r is None else self.codecs.residual.decode_latents(
+                r.z_bytes, r.y_bytes, r.level, skip, self._pad, prof)
             return _Prepared(st, p, skip, lat, prof, refine)
         lat = self.codecs.residual.decode_latents(p.z_bytes, p.y_bytes, p.level, skip,
                                                   self._pad, prof)
@@ -154,8 +155,8 @@ class StreamDecoder:
             assert prep.latents is not None
             frame = self.codecs.intra.reconstruct(prep.latents, self.height, self.width, prof)
             if p.refine is not None:
-                coded = apply_refinement(self.codecs.residual, prep.refine_latents, prep.skip,
-                                         frame, prof)
+                coded = self.codecs.residual.reconstruct(prep.refine_latents, prep.skip,
+                                                         frame.astype(np.float32), prof)
                 frame = coded.recon
                 st.residual_energy = coded.energy[:rows, :cols].copy()
         else:

@@ -11,18 +11,18 @@ mean bpp/dB RGB): intra level 8 alone 1.465/30.14, level 5 + refinement 8 1.466/
 plan's Q5-Q8 0.889/29.56, 1.053/29.91, 1.297/30.32, 1.578/30.60 against intra-only 0.844/29.39,
 1.031/29.76, 1.238/30.00, 1.465/30.14: BD-rate -1.9 % over the common range (per image -4.3 to
 +0.7 %) and a top 0.46 dB higher. Used for still images and all-intra streams; a GOP's
-keyframes stay intra-only (see I_LEVEL in encoder.py).
+keyframes stay intra-only (see I_LEVEL in encoder.py). The decoder reads the section with the
+P-frame machinery itself (skip map, `ResidualCodec.decode_latents` and `reconstruct`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .hyperprior import Latents
 from .intra import RefineSection
 from .profiler import Profiler
-from .residual import BLOCK, CodedResidual, ResidualCodec
-from .skip import decode_skip, encode_skip
+from .residual import CodedResidual, ResidualCodec
+from .skip import encode_skip
 
 # (intra level, refinement level or 0) per intra quality 1..8
 INTRA_PLAN: tuple[tuple[int, int], ...] = (
@@ -41,19 +41,3 @@ def encode_refinement(codec: ResidualCodec, frame: np.ndarray, recon: np.ndarray
     lat = coded.latents
     return RefineSection(level, skip_bytes, lat.z_bytes, lat.y_bytes), coded
 
-
-def decode_refinement_side(section: RefineSection, shape: tuple[int, int]) -> np.ndarray:
-    """The skip map (over the padded latent grid of `shape`) of a refinement section."""
-    return decode_skip(section.skip_bytes, shape[0] // BLOCK, shape[1] // BLOCK)
-
-
-def decode_refinement_latents(codec: ResidualCodec, section: RefineSection, skip: np.ndarray,
-                              shape: tuple[int, int], prof: Profiler) -> Latents | None:
-    return codec.decode_latents(section.z_bytes, section.y_bytes, section.level, skip, shape,
-                                prof)
-
-
-def apply_refinement(codec: ResidualCodec, lat: Latents | None, skip: np.ndarray,
-                     recon: np.ndarray, prof: Profiler) -> CodedResidual:
-    """The refined frame: the decoded residual added to the intra reconstruction."""
-    return codec.reconstruct(lat, skip, recon.astype(np.float32), prof)

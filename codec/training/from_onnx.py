@@ -24,18 +24,15 @@ from .layers import GDN
 from .networks import HyperpriorCodec, transform_layers
 
 
-def _initialisers(path: Path) -> dict[str, torch.Tensor]:
-    model = onnx.load(str(path))
-    return {i.name: torch.from_numpy(numpy_helper.to_array(i).copy())
-            for i in model.graph.initializer}
+def _initialisers(graph: onnx.GraphProto) -> dict[str, torch.Tensor]:
+    return {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in graph.initializer}
 
 
 def _conv_weights(path: Path) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(weight, bias) of every Conv/ConvTranspose node of a graph, in graph order."""
-    model = onnx.load(str(path))
-    inits = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy())
-             for i in model.graph.initializer}
-    return [(inits[n.input[1]], inits[n.input[2]]) for n in model.graph.node
+    graph = onnx.load(str(path)).graph
+    inits = _initialisers(graph)
+    return [(inits[n.input[1]], inits[n.input[2]]) for n in graph.node
             if n.op_type in ("Conv", "ConvTranspose")]
 
 
@@ -84,10 +81,12 @@ def load_from_onnx(folder: Path, density_steps: int = 1500) -> HyperpriorCodec:
     """A float HyperpriorCodec equivalent to the shipped models in `folder` (e.g. .../intra)."""
     folder = Path(folder)
     tables = np.load(folder / "tables.npz")
-    weights = _conv_weights(folder / "encoder.onnx") + _conv_weights(folder / "decoder.onnx")
-    n, channels = weights[0][0].shape[:2]
-    m = _conv_weights(folder / "decoder.onnx")[0][0].shape[0]  # ConvTranspose: (in, out, k, k)
-    nz = _initialisers(folder / "hyperprior_enc.onnx")["net.4.weight"].shape[0]
+    g_a, g_s = _conv_weights(folder / "encoder.onnx"), _conv_weights(folder / "decoder.onnx")
+    weights = g_a + g_s
+    n, channels = g_a[0][0].shape[:2]
+    m = g_s[0][0].shape[0]  # ConvTranspose: (in, out, k, k)
+    h_a = _initialisers(onnx.load(str(folder / "hyperprior_enc.onnx")).graph)
+    nz = h_a["net.4.weight"].shape[0]
     gdn = any(w.shape[2:] == (1, 1) for w, _ in weights)  # a GDN is a 1x1 Conv over x^2
     model = HyperpriorCodec(n, m, nz, channels, gdn=gdn)
     with torch.no_grad():
@@ -101,7 +100,7 @@ def load_from_onnx(folder: Path, density_steps: int = 1500) -> HyperpriorCodec:
             else:
                 layer.weight.copy_(w)
                 layer.bias.copy_(b)
-        model.h_a.load_state_dict(_initialisers(folder / "hyperprior_enc.onnx"))
+        model.h_a.load_state_dict(h_a)
         _load_hs(model, tables)
         model.log_gain.copy_(torch.from_numpy(np.log(tables["gain"].astype(np.float64))).float())
         model.log_inv_gain.copy_(
