@@ -84,3 +84,36 @@ def test_grown_gdn_model_is_the_same_function_and_round_trips_through_export(tmp
         np.testing.assert_allclose(_run(folder / "encoder.onnx", x.numpy()), y.numpy(), atol=1e-5)
         np.testing.assert_allclose(_run(folder / "decoder.onnx", y.numpy()),
                                    grown.g_s(y).numpy(), atol=1e-5)
+
+
+def test_grown_latents_keep_the_function_and_export(tmp_path) -> None:
+    from codec.training.export import export_model
+    from codec.training.networks import HyperpriorCodec, with_latents
+
+    torch.manual_seed(0)
+    plain = HyperpriorCodec(16, 24, 8).eval()
+    sample = torch.rand(2, 3, 64, 64)
+    grown = with_latents(plain, 40, sample=sample).eval()
+    assert grown.m == 40 and grown.log_gain.shape == (8, 40)
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        y_old, y_new = plain.g_a(x), grown.g_a(x)
+        assert torch.equal(y_new[:, :24], y_old)
+        spread = (y_new - y_new.mean((2, 3), keepdim=True)).std((0, 2, 3))
+        assert spread[24:].mean() > 0.1 * spread[:24].mean()  # the new channels carry data
+        assert torch.allclose(grown.g_s(y_new), plain.g_s(y_old), atol=1e-6)  # g_s ignores them
+        mean_old, log_scale_old = plain.h_s(torch.round(plain.h_a(y_old)))
+        mean_new, log_scale_new = grown.h_s(torch.round(grown.h_a(y_new)))
+        assert torch.equal(mean_new[:, :24], mean_old)
+        assert torch.equal(log_scale_new[:, :24], log_scale_old)
+        assert not mean_new[:, 24:].any()
+        # the prior's scale of each new channel is its RMS on the sample
+        rms = grown.g_a(sample)[:, 24:].pow(2).mean((0, 2, 3)).sqrt()
+        torch.testing.assert_close(torch.exp(log_scale_new[0, 24:, 0, 0]), rms)
+    with pytest.raises(ValueError, match="more than 24"):
+        with_latents(plain, 24)
+    # h_s's new rows have zero weights and a bias: the integer export must still fit 2^24
+    calib = np.random.default_rng(0).random((2, 3, 64, 64), dtype=np.float32)
+    folder = export_model(grown, "intra", tmp_path, steps=1, minutes=0.0, train_args={},
+                          calib=calib)
+    assert np.load(folder / "tables.npz")["gain"].shape == (8, 40)

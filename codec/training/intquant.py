@@ -59,7 +59,10 @@ def quantize_hyper_synthesis(hs: HyperSynthesis, z_samples: torch.Tensor) -> lis
             lo, hi = -(2.0**15), 2.0**15
         sum_abs = np.abs(w).reshape(w.shape[0], -1).sum(1)
         k = w[0].size
-        f = np.floor(np.log2((ACC_LIMIT - k) / (a_max * sum_abs + 1e-12))).astype(int)
+        # the bias counts too: a row with (near-)zero weights, e.g. a channel just grown,
+        # would otherwise get a huge multiplier and a bias beyond 2^24
+        worst = a_max * sum_abs + np.abs(b) * 2.0**-e_in
+        f = np.floor(np.log2((ACC_LIMIT - k) / (worst + 1e-12))).astype(int)
         f = np.minimum(f, 30)
         w_int = np.round(w * 2.0 ** f[:, None, None, None])
         b_int = np.round(b * 2.0 ** (f - e_in))

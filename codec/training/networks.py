@@ -117,6 +117,60 @@ def with_gdn(model: HyperpriorCodec) -> HyperpriorCodec:
     return grown
 
 
+@torch.no_grad()
+def with_latents(model: HyperpriorCodec, m: int, seed: int = 0,
+                 sample: torch.Tensor | None = None) -> HyperpriorCodec:
+    """The same model with M grown to `m` latent channels, for further training.
+
+    The old channels keep their weights and g_s ignores the new ones at first (zero weights),
+    so the reconstruction is unchanged. g_a computes the new channels as random projections of
+    its last hidden layer (weights at 0.3x the old rows' spread): they carry information at once,
+    so g_s's gradient on them is not zero (starting them at 0 instead is a trap: the rate term
+    keeps them there). h_a ignores them; h_s predicts mean 0 and their RMS on `sample` (a batch
+    of training inputs) as scale; their per-level gains are the old channels' geometric mean.
+    Until g_s learns to use them they cost rate; training trims the gains of those that do not
+    pay.
+    """
+    if m <= model.m:
+        raise ValueError(f"M={m}: a grown model needs more than {model.m} latent channels")
+    gen = torch.Generator().manual_seed(seed)
+    old_m = model.m
+    grown = HyperpriorCodec(model.n, m, model.nz, model.channels, gdn=model.gdn)
+    src, dst = model.state_dict(), grown.state_dict()
+    for key, new in dst.items():
+        if src[key].shape == new.shape:
+            new.copy_(src[key])
+    last_a = [k for k in dst if k.startswith("g_a.") and k.endswith(".weight")][-1]
+    first_s = [k for k in dst if k.startswith("g_s.") and k.endswith(".weight")][0]
+    w = dst[last_a]  # (m, n, k, k)
+    w[:old_m] = src[last_a]
+    w[old_m:] = torch.randn(tuple(w[old_m:].shape), generator=gen) * 0.3 * src[last_a].std()
+    bias = last_a[: -len("weight")] + "bias"
+    dst[bias][:old_m] = src[bias]
+    dst[bias][old_m:] = 0
+    dst[first_s][:old_m] = src[first_s]  # ConvTranspose: (m, n, k, k)
+    dst[first_s][old_m:] = 0
+    dst["h_a.net.0.weight"].zero_()
+    dst["h_a.net.0.weight"][:, :old_m] = src["h_a.net.0.weight"]
+    for key in ("log_gain", "log_inv_gain"):
+        dst[key][:, :old_m] = src[key]
+        dst[key][:, old_m:] = src[key].mean(1, keepdim=True)
+    if sample is None:
+        sample = torch.rand(2, model.channels, 128, 128, generator=gen)
+    grown.load_state_dict(dst)
+    rms = grown.g_a(sample)[:, old_m:].pow(2).mean((0, 2, 3)).sqrt().clamp_min(1e-3)
+    last_s = [k for k in dst if k.startswith("h_s.") and k.endswith(".weight")][-1]
+    lb = last_s[: -len("weight")] + "bias"
+    for part in (0, 1):  # output rows: means then log-scales
+        o, g = part * old_m, part * m
+        dst[last_s][g : g + old_m] = src[last_s][o : o + old_m]
+        dst[last_s][g + old_m : g + m] = 0
+        dst[lb][g : g + old_m] = src[lb][o : o + old_m]
+        dst[lb][g + old_m : g + m] = torch.log(rms) if part else 0.0
+    grown.load_state_dict(dst)
+    return grown
+
+
 def ste_round(x: torch.Tensor) -> torch.Tensor:
     return x + (torch.round(x) - x).detach()
 
@@ -154,8 +208,10 @@ class HyperpriorCodec(nn.Module):
         ig = torch.exp(self.log_inv_gain[levels])[:, :, None, None]
         return g, ig
 
-    def forward(self, x: torch.Tensor, levels: torch.Tensor) -> dict[str, torch.Tensor]:
-        """levels: (B,) int64 in 0..7. Returns x_hat and per-sample bits."""
+    def forward(self, x: torch.Tensor, levels: torch.Tensor,
+                rate_weight: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """levels: (B,) int64 in 0..7. Returns x_hat, per-sample bits and, with `rate_weight`
+        (M,), `loss_bits`: the bits of y weighted per channel (for easing grown channels in)."""
         y = self.g_a(x).float()
         z = self.h_a(y.to(x.dtype)).float()
         z_noisy = z + torch.empty_like(z).uniform_(-0.5, 0.5)
@@ -170,5 +226,10 @@ class HyperpriorCodec(nn.Module):
         p_z = self.density.likelihood(z_noisy).clamp_min(1e-9)
         y_hat = (ste_round(yg - mg) + mg) * ig
         x_hat = self.g_s(y_hat.to(x.dtype)).float()
-        bits = -(torch.log2(p_y).sum((1, 2, 3)) + torch.log2(p_z).sum((1, 2, 3)))
-        return {"x_hat": x_hat, "bits": bits, "bits_z": -torch.log2(p_z).sum((1, 2, 3))}
+        bits_y = -torch.log2(p_y)
+        bits_z = -torch.log2(p_z).sum((1, 2, 3))
+        bits = bits_y.sum((1, 2, 3)) + bits_z
+        out = {"x_hat": x_hat, "bits": bits, "bits_z": bits_z, "loss_bits": bits}
+        if rate_weight is not None:
+            out["loss_bits"] = (bits_y * rate_weight[:, None, None]).sum((1, 2, 3)) + bits_z
+        return out

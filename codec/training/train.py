@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .layers import GDN
-from .networks import LAMBDAS, LEVELS, HyperpriorCodec, with_gdn
+from .networks import LAMBDAS, LEVELS, HyperpriorCodec, with_gdn, with_latents
 
 
 def make_batches(kind: str, crop: int, seed: int, pool: int = 1000,
@@ -70,6 +70,12 @@ def main(argv: list[str] | None = None) -> None:
     start.add_argument("--init", type=Path, default=None, help="start from another checkpoint")
     start.add_argument("--init-onnx", type=Path, default=None,
                        help="start from shipped model files, e.g. resources/models/intra")
+    ap.add_argument("--grow-m", type=int, default=None,
+                    help="with --init-onnx: widen the latents to this many channels (new ones "
+                    "start small)")
+    ap.add_argument("--rate-ramp", type=int, default=3000,
+                    help="with --grow-m: the new channels' rate counts 0 for this many steps, "
+                    "then ramps to full weight over as many again")
     ap.add_argument("--scales", default="2",
                     help="downscale factors of the images besides full size, e.g. 2,4")
     ap.add_argument("--detail-pick", type=int, default=1,
@@ -95,9 +101,16 @@ def main(argv: list[str] | None = None) -> None:
         if args.gdn and not model.gdn:
             model = with_gdn(model)
             print("grew identity (I)GDN layers into g_a and g_s")
+        if args.grow_m and args.grow_m != model.m:
+            print(f"grew the latents from M={model.m} to M={args.grow_m}")
+            sample = torch.from_numpy(make_batches(args.kind, args.crop, args.seed + 1,
+                                                   pool=8, scales=(2,))(8))
+            model = with_latents(model, args.grow_m, seed=args.seed, sample=sample)
+            args.grown_from_m = int(prior["M"])
         # resume and export rebuild the model from these
         args.n, args.m, args.nz, args.gdn = model.n, model.m, model.nz, model.gdn
     else:
+        args.m = args.grow_m or args.m  # a resumed --grow-m run
         model = HyperpriorCodec(args.n, args.m, args.nz, gdn=args.gdn)
     model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
@@ -108,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
         model.load_state_dict(saved["model"])
         opt.load_state_dict(saved["opt"])
         state.update(step=saved["step"], elapsed=saved["elapsed"])
-        for key in ("prior_steps", "prior_minutes"):  # a resumed warm start keeps its history
+        for key in ("prior_steps", "prior_minutes", "grown_from_m"):  # a resumed warm start
             if key in saved["args"]:
                 setattr(args, key, saved["args"][key])
         print(f"resumed from {ckpt} at step {state['step']} ({state['elapsed'] / 60:.1f} min)")
@@ -126,6 +139,16 @@ def main(argv: list[str] | None = None) -> None:
     else:
         eval_batch = make_batches(args.kind, args.crop, 12345, pool=8)(8)
     lambdas = torch.tensor(LAMBDAS)
+    grown_from = getattr(args, "grown_from_m", None)
+
+    def rate_weight(step: int) -> torch.Tensor | None:
+        """Grown channels: rate free at first (so g_s learns to use them), then phased in."""
+        if grown_from is None or step >= 2 * args.rate_ramp:
+            return None
+        w = torch.ones(model.m)
+        w[grown_from:] = max(0.0, step / args.rate_ramp - 1.0)
+        return w
+
     gdns = [m for m in model.modules() if isinstance(m, GDN)]
     budget = args.minutes * 60
     t_start = time.time() - state["elapsed"]
@@ -146,11 +169,11 @@ def main(argv: list[str] | None = None) -> None:
         x = torch.from_numpy(batches(args.batch)).contiguous(memory_format=torch.channels_last)
         levels = torch.randint(0, LEVELS, (args.batch,))
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            r = model(x, levels)
+            r = model(x, levels, rate_weight(state["step"]))
         npix = x.shape[2] * x.shape[3]
         mse = torch.mean((r["x_hat"] - x) ** 2, dim=(1, 2, 3))
         bpp = r["bits"] / npix
-        loss = torch.mean(bpp + lambdas[levels] * 255**2 * mse)
+        loss = torch.mean(r["loss_bits"] / npix + lambdas[levels] * 255**2 * mse)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
