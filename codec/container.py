@@ -20,7 +20,8 @@ from codec.crc import crc16
 from codec.errors import CRCMismatchError, TruncatedError, ZVC69FormatError
 
 MAGIC = b"ZVC69\0"
-VERSION = (1, 0)
+VERSION = (2, 0)  # 2.0: P-frames predicted with cubic sampling (codec.warp); layout as 1.0
+READABLE_MAJORS = (1, 2)
 FILE_HEADER_SIZE = 64
 FRAME_HEADER_SIZE = 32
 INDEX_ENTRY_SIZE = 16
@@ -82,9 +83,10 @@ class FileHeader:
 
     def problem(self) -> Problem | None:
         """The first rule of FORMAT.md section 3 this header breaks, or None."""
-        if self.version_major != VERSION[0]:
+        if self.version_major not in READABLE_MAJORS:
             v = f"{self.version_major}.{self.version_minor}"
-            return f"unsupported version {v} (this reader knows {VERSION[0]}.x)", 6
+            known = " and ".join(f"{m}.x" for m in READABLE_MAJORS)
+            return f"unsupported version {v} (this reader knows {known})", 6
         for name, value, lo, hi, at in (
             ("width", self.width, 1, MAX_DIMENSION, 12),
             ("height", self.height, 1, MAX_DIMENSION, 14),

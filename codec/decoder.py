@@ -72,6 +72,8 @@ class StreamDecoder:
         self._ref: np.ndarray | None = None
         self._pos = -1
         self._pad = (self.height + -self.height % 64, self.width + -self.width % 64)
+        # format 1.x streams were predicted with bilinear sampling, 2.x with cubic
+        self._interp = "bilinear" if self.header.version_major == 1 else "cubic"
 
     @property
     def codecs(self) -> Codecs:
@@ -163,7 +165,7 @@ class StreamDecoder:
             if self._ref is None or self._pos != n - 1:
                 raise ZVC69FormatError(f"frame {n} is a P-frame without its reference frame")
             with prof.stage("warp"):
-                pred = warp(self._ref, st.mv, p.mv_block)
+                pred = warp(self._ref, st.mv, p.mv_block, self._interp)
             coded = self.codecs.residual.reconstruct(prep.latents, prep.skip, pred, prof)
             frame = coded.recon
             st.residual_energy = coded.energy[:rows, :cols].copy()

@@ -22,6 +22,30 @@ def test_decoder_output_equals_encoder_reconstruction(tmp_path):
             assert st.size_bytes == stats[i].size_bytes
 
 
+def test_format_1_streams_decode_with_bilinear_prediction(tmp_path, monkeypatch):
+    """A 1.x stream (bilinear motion compensation) still decodes exactly; 2.x uses cubic."""
+    import functools
+
+    import codec.container
+    import codec.encoder
+    from codec.warp import warp
+
+    # a pan of half a pixel per frame: 1-pixel steps at twice the size, averaged 2x2
+    frames = [np.round(f.reshape(64, 2, 96, 2, 3).mean((1, 3))).astype(np.uint8)
+              for f in pan_clip(4, 128, 192, step=1)]
+    monkeypatch.setattr(codec.container, "VERSION", (1, 0))
+    monkeypatch.setattr(codec.encoder, "warp", functools.partial(warp, interp="bilinear"))
+    old, _ = encode(tmp_path / "v1.zvc69", frames, gop=4)
+    monkeypatch.undo()
+    new, _ = encode(tmp_path / "v2.zvc69", frames, gop=4)
+    assert not np.array_equal(old[3], new[3])  # the two filters predict differently
+    for name, recons, major in (("v1", old, 1), ("v2", new, 2)):
+        with StreamDecoder(tmp_path / f"{name}.zvc69", codecs=shared_codecs("cpu")) as dec:
+            assert dec.header.version_major == major
+            for i, (frame, _) in enumerate(dec.frames()):
+                assert np.array_equal(frame, recons[i]), f"{name} frame {i} differs"
+
+
 def test_random_access_matches_sequential(tmp_path):
     frames = pan_clip(7, 64, 64, step=1)
     recons, _ = encode(tmp_path / "s.zvc69", frames, gop=3)

@@ -55,13 +55,36 @@ def test_uniform_integer_shift_copies_reference() -> None:
     np.testing.assert_array_equal(out[:2, :-3], np.broadcast_to(ref[0, 3:], (2, 93, 3)))  # clamp
 
 
-def test_subpel_sampling_is_bilinear() -> None:
+def test_subpel_sampling_bilinear_for_format_1_0() -> None:
     ref = np.random.default_rng(2).random((32, 48), dtype=np.float32)
     mv = np.tile(np.float32([0.5, 0.25]), (2, 3, 1))
-    out = warp(ref, mv, 16)
+    out = warp(ref, mv, 16, interp="bilinear")
     h = (ref[:, :-1] + ref[:, 1:]) / 2
     expect = 0.75 * h[:-1] + 0.25 * h[1:]
     np.testing.assert_allclose(out[:-1, :-1], expect, atol=1e-6)
+
+
+def test_subpel_sampling_is_catmull_rom_cubic() -> None:
+    ref = np.random.default_rng(2).random((32, 48), dtype=np.float32)
+    mv = np.tile(np.float32([0.5, 0.25]), (2, 3, 1))
+    out = warp(ref, mv, 16)
+    # Keys a = -0.5 at phase 1/2 and 1/4, taps at -1, 0, 1, 2
+    wx = np.array([-1, 9, 9, -1]) / 16
+    wy = np.array([-9, 111, 29, -3]) / 128
+    h = sum(wx[i] * ref[:, i : 48 - 3 + i] for i in range(4))
+    expect = sum(wy[i] * h[i : 32 - 3 + i] for i in range(4))
+    np.testing.assert_allclose(out[1:-2, 1:-2], expect, atol=1e-5)
+
+
+def test_cubic_keeps_more_detail_than_bilinear() -> None:
+    shift = (0.5, -0.25)
+    ref = smooth_rgb(64, 96, seed=8)
+    cur = smooth_rgb(64, 96, shift, seed=8)
+    mv = np.tile(np.float32(shift), (4, 6, 1))
+    inner = np.s_[8:-8, 8:-8]
+    cubic = psnr(warp(ref, mv, 16)[inner], cur[inner])
+    bilinear = psnr(warp(ref, mv, 16, interp="bilinear")[inner], cur[inner])
+    assert cubic > bilinear + 3
 
 
 def test_uniform_field_matches_block_mc_bit_for_bit() -> None:
@@ -116,12 +139,13 @@ def test_deterministic_golden_output() -> None:
     j, i = np.meshgrid(np.arange(4), np.arange(3), indexing="ij")
     mv = np.stack([((j * 5 + i * 3) % 9 - 4) / 4, ((i * 7 + j) % 11 - 5) / 4], axis=-1)
     mv = mv.transpose(1, 0, 2).astype(np.float32)  # (rows=3, cols=4, 2)
-    out = warp(ref, mv, 16)
-    np.testing.assert_array_equal(out, warp(ref, mv, 16))
-    assert hashlib.sha256(out.tobytes()).hexdigest()[:16] == GOLDEN
+    for interp, golden in GOLDEN.items():
+        out = warp(ref, mv, 16, interp=interp)
+        np.testing.assert_array_equal(out, warp(ref, mv, 16, interp=interp))
+        assert hashlib.sha256(out.tobytes()).hexdigest()[:16] == golden, interp
 
 
-GOLDEN = "8fd857da4086b89f"
+GOLDEN = {"bilinear": "8fd857da4086b89f", "cubic": "a3cef2522f8097a1"}
 
 
 def test_rejects_bad_arguments() -> None:
@@ -132,3 +156,5 @@ def test_rejects_bad_arguments() -> None:
         warp(ref, np.full((2, 2, 2), np.nan, np.float32), 16)
     with pytest.raises(ValueError):
         warp(ref, np.zeros((3, 3, 2), np.float32), 11)
+    with pytest.raises(ValueError, match="interpolation"):
+        warp(ref, np.zeros((2, 2, 2), np.float32), 16, interp="lanczos")
