@@ -20,8 +20,10 @@ from codec.crc import crc16
 from codec.errors import CRCMismatchError, TruncatedError, ZVC69FormatError
 
 MAGIC = b"ZVC69\0"
-VERSION = (2, 0)  # 2.0: P-frames predicted with cubic sampling (codec.warp); layout as 1.0
-READABLE_MAJORS = (1, 2)
+# 2.0: P-frames predicted with cubic sampling (codec.warp); layout as 1.0. 3.0: P-frames may
+# carry a detail layer (codec.detail, flag bit 1 of the P-frame payload).
+VERSION = (3, 0)
+READABLE_MAJORS = (1, 2, 3)
 FILE_HEADER_SIZE = 64
 FRAME_HEADER_SIZE = 32
 INDEX_ENTRY_SIZE = 16
@@ -85,7 +87,8 @@ class FileHeader:
         """The first rule of FORMAT.md section 3 this header breaks, or None."""
         if self.version_major not in READABLE_MAJORS:
             v = f"{self.version_major}.{self.version_minor}"
-            known = " and ".join(f"{m}.x" for m in READABLE_MAJORS)
+            names = [f"{m}.x" for m in READABLE_MAJORS]
+            known = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
             return f"unsupported version {v} (this reader knows {known})", 6
         for name, value, lo, hi, at in (
             ("width", self.width, 1, MAX_DIMENSION, 12),

@@ -19,6 +19,8 @@ import numpy as np
 
 from .backend import Backend
 from .container import ContainerReader, FrameHeader, FrameType
+from .detail import DetailSection, decode_symbols, to_latent_grid
+from .detail import reconstruct as reconstruct_detail
 from .encoder import Codecs, stats_path
 from .errors import ModelMismatchError, ZVC69FormatError
 from .hyperprior import Latents
@@ -27,7 +29,7 @@ from .intra import IntraPayload
 from .models import ModelSet, load_models
 from .mvcoding import decode_mvs
 from .profiler import Profiler
-from .residual import BLOCK
+from .residual import BLOCK, block_energy
 from .skip import decode_skip
 from .stats import BIT_PARTS, FrameStats
 from .warp import warp
@@ -41,6 +43,8 @@ class _Prepared:
     latents: Latents | None
     prof: Profiler
     refine_latents: Latents | None = None  # I-frames with a refinement section
+    # P-frames with a detail layer: the section, its flagged-block mask and coefficients
+    detail: tuple[DetailSection, np.ndarray, np.ndarray] | None = None
 
 
 class StreamDecoder:
@@ -144,10 +148,20 @@ class StreamDecoder:
             r = p.refine
             refine = None if r is None else self.codecs.residual.decode_latents(
                 r.z_bytes, r.y_bytes, r.level, skip, self._pad, prof)
-            return _Prepared(st, p, skip, lat, prof, refine)
+            return _Prepared(st, p, skip, lat, prof, refine, self._detail(p.detail_bytes, prof))
         lat = self.codecs.residual.decode_latents(p.z_bytes, p.y_bytes, p.level, skip,
                                                   self._pad, prof)
-        return _Prepared(st, p, skip, lat, prof)
+        return _Prepared(st, p, skip, lat, prof, detail=self._detail(p.detail_bytes, prof))
+
+    def _detail(self, data: bytes, prof: Profiler
+                ) -> tuple[DetailSection, np.ndarray, np.ndarray] | None:
+        """Entropy-decode a frame's detail section (empty: none)."""
+        if not data:
+            return None
+        section = DetailSection.unpack(data)
+        keep, q = decode_symbols(section, self.height, self.width,
+                                 prof)
+        return section, keep, q
 
     def _finish(self, prep: _Prepared) -> tuple[np.ndarray, FrameStats]:
         """Stage 2: synthesis (and warp for P-frames) on top of the reference."""
@@ -161,15 +175,39 @@ class StreamDecoder:
                                                          frame.astype(np.float32), prof)
                 frame = coded.recon
                 st.residual_energy = coded.energy[:rows, :cols].copy()
+            if prep.detail is not None:
+                section, keep, q = prep.detail
+                base = frame
+                frame, bits8 = reconstruct_detail(section, keep, q, base,
+                                                  prof)
+                assert prep.latents is not None
+                shape = prep.latents.bits_map.shape
+                energy = block_energy(frame, base.astype(np.float32), shape)[:rows, :cols]
+                if st.residual_energy is not None:
+                    energy = energy + st.residual_energy
+                st.residual_energy = energy.copy()
+                bits_map = prep.latents.bits_map + to_latent_grid(bits8, *shape)
+                if prep.refine_latents is not None:
+                    bits_map = bits_map + prep.refine_latents.bits_map
+                st.bits_per_block = bits_map[:rows, :cols].copy()
         else:
             if self._ref is None or self._pos != n - 1:
                 raise ZVC69FormatError(f"frame {n} is a P-frame without its reference frame")
             with prof.stage("warp"):
                 pred = warp(self._ref, st.mv, p.mv_block, self._interp)
             coded = self.codecs.residual.reconstruct(prep.latents, prep.skip, pred, prof)
-            frame = coded.recon
-            st.residual_energy = coded.energy[:rows, :cols].copy()
-        if prep.latents is not None:
+            frame, energy = coded.recon, coded.energy
+            if prep.detail is not None:
+                section, keep, q = prep.detail
+                frame, bits8 = reconstruct_detail(section, keep, q, frame,
+                                                  prof)
+                energy = block_energy(frame, pred, prep.skip.shape)
+                bits_map = to_latent_grid(bits8, *prep.skip.shape)
+                if prep.latents is not None:
+                    bits_map = bits_map + prep.latents.bits_map
+                st.bits_per_block = bits_map[:rows, :cols].copy()
+            st.residual_energy = energy[:rows, :cols].copy()
+        if prep.latents is not None and prep.detail is None:  # (detail: bits set above)
             bits_map = prep.latents.bits_map
             if prep.refine_latents is not None:
                 bits_map = bits_map + prep.refine_latents.bits_map

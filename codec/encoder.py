@@ -17,6 +17,7 @@ import numpy as np
 
 from .backend import Backend
 from .container import ContainerWriter, FileHeader, FrameType
+from .detail import CodedDetail, encode_detail, to_latent_grid
 from .errors import SourceError, ZVC69Error
 from .hyperprior import HyperpriorCoder
 from .inter import InterPayload
@@ -29,7 +30,7 @@ from .presets import PRESETS, for_quality, get_preset
 from .profiler import Profiler
 from .quant import LAMBDAS
 from .refine import INTRA_PLAN, encode_refinement
-from .residual import BLOCK, ResidualCodec
+from .residual import BLOCK, CodedResidual, ResidualCodec, block_energy
 from .skip import encode_skip
 from .stats import FrameStats
 from .warp import warp
@@ -58,6 +59,7 @@ MV_SSE_WEIGHT = 0.5
 # BD-rate Y vtest (12 frames) +334 -> +351 %, bigbuckbunny (8) +135 -> +139 %, carphone (30)
 # +374 -> +375 %; YUV 6:1:1 +271 -> +272, +131 -> +128, +287 -> +286 %: it buys chroma, not luma.
 I_LEVEL = (3, 4, 5, 6, 6, 7, 8, 8)
+DETAIL_ALONE_TRIAL = True
 
 
 def luma_psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -200,6 +202,17 @@ class StreamEncoder:
             bits_map = bits_map + coded.latents.bits_map
             st.skip = coded.skip[:rows, :cols].copy()
             st.residual_energy = coded.energy[:rows, :cols].copy()
+        detail = encode_detail(frame, recon, level if self.gop > 1 else q, prof)
+        if detail is not None:
+            payload.detail_bytes = detail.section.pack()
+            base = recon
+            recon = detail.recon
+            lat_rows, lat_cols = bits_map.shape
+            bits_map = bits_map + to_latent_grid(detail.bits_map, lat_rows, lat_cols)
+            energy = block_energy(recon, base.astype(np.float32), bits_map.shape)[:rows, :cols]
+            if st.residual_energy is not None:
+                energy = energy + st.residual_energy
+            st.residual_energy = energy.copy()
         st.bits = payload.bits()
         st.bits_per_block = bits_map[:rows, :cols].copy()
         return payload.pack(), recon, st
@@ -216,21 +229,55 @@ class StreamEncoder:
             return b"", frame, None
         with prof.stage("motion_coding"):
             mv_bytes = encode_mvs(mv, p.subpel)
-        coded = self.codecs.residual.encode(frame, pred, self.quality, self.rd_skip, prof)
+        coded, detail = self._residual(frame, pred, prof)
         with prof.stage("motion_coding"):
             skip_bytes = encode_skip(coded.skip)
         lat = coded.latents
+        recon, energy = coded.recon, coded.energy
+        bits_map = lat.bits_map if lat else np.zeros(coded.skip.shape, np.float32)
+        if detail is not None:
+            recon = detail.recon
+            energy = block_energy(recon, pred, coded.skip.shape)
+            bits_map = bits_map + to_latent_grid(detail.bits_map, *coded.skip.shape)
         payload = InterPayload(self.quality, p.block, p.subpel, mv_bytes, skip_bytes,
                                lat.z_bytes if lat else b"", lat.y_bytes if lat else b"",
-                               lat is not None)
+                               lat is not None, detail.section.pack() if detail else b"")
         rows, cols = -(-self.height // BLOCK), -(-self.width // BLOCK)
-        bits_map = lat.bits_map if lat else np.zeros(coded.skip.shape, np.float32)
         st = FrameStats(index=n, frame_type="P", width=self.width, height=self.height,
                         quality=self.quality, block_size=BLOCK, mv_block=p.block,
                         bits=payload.bits(), mv=mv, skip=coded.skip[:rows, :cols].copy(),
-                        residual_energy=coded.energy[:rows, :cols].copy(),
+                        residual_energy=energy[:rows, :cols].copy(),
                         bits_per_block=bits_map[:rows, :cols].copy())
-        return payload.pack(), coded.recon, st
+        return payload.pack(), recon, st
+
+    def _residual(self, frame: np.ndarray, pred: np.ndarray,
+                  prof: Profiler) -> tuple[CodedResidual, CodedDetail | None]:
+        """The learned residual and the detail layer on top of it; where the learned residual
+        is sent, also the detail layer alone on the prediction, keeping the cheaper in
+        bits + lambda * SSE."""
+        rc = self.codecs.residual
+        coded = rc.encode(frame, pred, self.quality, self.rd_skip, prof)
+        detail = encode_detail(frame, coded.recon, self.quality, prof)
+        if coded.latents is None or not DETAIL_ALONE_TRIAL:
+            return coded, detail
+        lam = LAMBDAS[self.quality - 1] / 3.0  # bits per 8-bit SSE, as residual.py's
+        src = frame.astype(np.float64)
+
+        def cost(c: CodedResidual, d: CodedDetail | None) -> float:
+            bits = 0 if c.latents is None else 8 * (len(c.latents.z_bytes)
+                                                     + len(c.latents.y_bytes)
+                                                     + len(encode_skip(c.skip)))
+            recon = c.recon if d is None else d.recon
+            if d is not None:
+                bits += d.section.bits()
+            return bits + lam * float(np.sum((recon - src) ** 2))
+
+        skip = np.ones_like(coded.skip)
+        bare = rc.reconstruct(None, skip, pred, prof)  # the prediction, as the decoder rounds it
+        alone = encode_detail(frame, bare.recon, self.quality, prof)
+        if cost(bare, alone) < cost(coded, detail):
+            return bare, alone
+        return coded, detail
 
     def _motion(self, frame: np.ndarray, ref: np.ndarray,
                 prof: Profiler) -> tuple[np.ndarray, np.ndarray]:

@@ -290,15 +290,11 @@ def _support_radius(scale: float, tail_mass: float) -> int:
     return lo
 
 
-def build_gaussian_tables(
-    scales: np.ndarray, precision: int = 16, tail_mass: float = 1e-9
-) -> GaussianTables:
-    """Integer tables of zero-mean Gaussians, one per scale (export time; float math here).
-
-    Row s: bins for the integers ``-R_s..R_s`` (mass of ``[k - 0.5, k + 0.5]``), ``R_s`` the
-    smallest radius whose two-sided tail beyond ``R_s + 0.5`` is ``<= tail_mass``, plus one
-    escape bin holding that tail; quantised to integers summing to ``2**precision``, each >= 1.
-    """
+def _symmetric_tables(scales: np.ndarray, precision: int, tail_mass: float,
+                      radius: Callable[[float], int],
+                      upper_tail: Callable[[np.ndarray, float], np.ndarray]) -> GaussianTables:
+    """Rows of zero-mean symmetric distributions, one per scale: ``radius(s)`` is the support
+    radius R_s, ``upper_tail(x, s)`` is P(X > x)."""
     scales = np.asarray(scales, dtype=np.float64).ravel()
     if scales.size == 0 or not np.all(np.isfinite(scales)) or np.any(scales <= 0):
         raise ValueError("scales must be a non-empty array of finite positive numbers")
@@ -308,11 +304,10 @@ def build_gaussian_tables(
         raise ValueError(f"precision must be in [1, {MAX_PRECISION}]")
     rows, offsets = [], []
     for s in scales:
-        r = _support_radius(float(s), tail_mass)
+        r = radius(float(s))
         if 2 * r + 2 > 2**precision:
             raise ValueError(f"scale {s:g} needs {2 * r + 2} bins > 2**{precision}")
-        k = np.arange(r + 1, dtype=np.float64)
-        upper = _upper_tail((k + 0.5) / s)  # P(X > k + 0.5)
+        upper = upper_tail(np.arange(r + 1, dtype=np.float64) + 0.5, float(s))  # P(X > k + .5)
         half = np.empty(r + 1)
         half[0] = 1.0 - 2.0 * upper[0]
         half[1:] = upper[:-1] - upper[1:]
@@ -321,6 +316,33 @@ def build_gaussian_tables(
         offsets.append(-r)
     pmf, length = _pack_rows(rows)
     return GaussianTables(pmf, length, np.array(offsets, np.int32), precision, scales=scales)
+
+
+def build_gaussian_tables(
+    scales: np.ndarray, precision: int = 16, tail_mass: float = 1e-9
+) -> GaussianTables:
+    """Integer tables of zero-mean Gaussians, one per scale (export time; float math here).
+
+    Row s: bins for the integers ``-R_s..R_s`` (mass of ``[k - 0.5, k + 0.5]``), ``R_s`` the
+    smallest radius whose two-sided tail beyond ``R_s + 0.5`` is ``<= tail_mass``, plus one
+    escape bin holding that tail; quantised to integers summing to ``2**precision``, each >= 1.
+    """
+    return _symmetric_tables(scales, precision, tail_mass,
+                             lambda s: _support_radius(s, tail_mass),
+                             lambda x, s: _upper_tail(x / s))
+
+
+def build_laplace_tables(
+    scales: np.ndarray, precision: int = 16, tail_mass: float = 1e-9
+) -> GaussianTables:
+    """Integer tables of zero-mean Laplace distributions with standard deviations ``scales``
+    (export time; float math here), laid out like `build_gaussian_tables` (same class: rows
+    indexed by scale). Transform coefficients are closer to Laplace than to Gaussian."""
+    def radius(s: float) -> int:  # P(|X| > R + 0.5) <= tail_mass, b = s / sqrt(2)
+        return max(0, math.ceil(s / math.sqrt(2.0) * math.log(1.0 / tail_mass) - 0.5))
+
+    return _symmetric_tables(scales, precision, tail_mass, radius,
+                             lambda x, s: 0.5 * np.exp(-x * math.sqrt(2.0) / s))
 
 
 def quantize_pmf(

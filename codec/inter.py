@@ -1,9 +1,10 @@
 """P-frame payload: motion vectors, skip mask and residual latents, each its own section.
 
 Layout: u8 quality level, u8 motion block size (8 or 16), u8 vector precision (1, 2, 4 =
-integer, half, quarter pel), u8 flags (bit 0: residual present), u32 sizes of the motion, skip
-and z sections, then the motion, skip, z and y sections (y runs to the end). The side
-information (motion and skip sections) decodes without the residual networks.
+integer, half, quarter pel), u8 flags (bit 0: residual present, bit 1: detail layer present),
+u32 sizes of the motion, skip and z sections, with bit 1 a u32 size of the y section, then the
+motion, skip, z and y sections and the detail section (detail.py; the last section runs to the
+end). The side information (motion and skip sections) decodes without the residual networks.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from dataclasses import dataclass
 from .errors import ZVC69FormatError
 
 _HEAD = struct.Struct("<BBBBIII")
+_U32 = struct.Struct("<I")
 HAS_RESIDUAL = 1
+HAS_DETAIL = 2
 
 
 @dataclass
@@ -27,12 +30,17 @@ class InterPayload:
     z_bytes: bytes
     y_bytes: bytes
     has_residual: bool
+    detail_bytes: bytes = b""  # detail.DetailSection, packed; empty: no detail layer
 
     def pack(self) -> bytes:
-        flags = HAS_RESIDUAL if self.has_residual else 0
+        flags = (HAS_RESIDUAL if self.has_residual else 0) | (HAS_DETAIL if self.detail_bytes
+                                                               else 0)
         head = _HEAD.pack(self.level, self.mv_block, self.precision, flags, len(self.mv_bytes),
                           len(self.skip_bytes), len(self.z_bytes))
-        return head + self.mv_bytes + self.skip_bytes + self.z_bytes + self.y_bytes
+        if self.detail_bytes:
+            head += _U32.pack(len(self.y_bytes))
+        return (head + self.mv_bytes + self.skip_bytes + self.z_bytes + self.y_bytes
+                + self.detail_bytes)
 
     @classmethod
     def unpack(cls, data: bytes) -> InterPayload:
@@ -45,17 +53,28 @@ class InterPayload:
             raise ZVC69FormatError(f"P-frame motion block size {block} is not 8 or 16", 1)
         if prec not in (1, 2, 4):
             raise ZVC69FormatError(f"P-frame vector precision 1/{prec} is not 1, 1/2 or 1/4", 2)
-        end = _HEAD.size + n_mv + n_skip + n_z
+        if flags & ~(HAS_RESIDUAL | HAS_DETAIL):
+            raise ZVC69FormatError(f"P-frame flags {flags:#x} name unknown sections", 3)
+        p = _HEAD.size
+        n_y = None
+        if flags & HAS_DETAIL:
+            if len(data) < p + _U32.size:
+                raise ZVC69FormatError("P-frame payload is too short for its detail layer", p)
+            (n_y,) = _U32.unpack_from(data, p)
+            p += _U32.size
+        end = p + n_mv + n_skip + n_z + (n_y or 0)
         if end > len(data):
             raise ZVC69FormatError(f"P-frame sections ({end} bytes) run past the payload "
                                    f"({len(data)} bytes)", 4)
-        p = _HEAD.size
         mv, p = data[p : p + n_mv], p + n_mv
         skip, p = data[p : p + n_skip], p + n_skip
         z, p = data[p : p + n_z], p + n_z
-        return cls(level, block, prec, mv, skip, z, data[p:], bool(flags & HAS_RESIDUAL))
+        if n_y is None:
+            return cls(level, block, prec, mv, skip, z, data[p:], bool(flags & HAS_RESIDUAL))
+        return cls(level, block, prec, mv, skip, z, data[p : p + n_y], bool(flags & HAS_RESIDUAL),
+                   data[p + n_y :])
 
     def bits(self) -> dict[str, int]:
         return {"header": 8 * _HEAD.size, "motion": 8 * len(self.mv_bytes),
                 "skip": 8 * len(self.skip_bytes), "hyperprior": 8 * len(self.z_bytes),
-                "residual": 8 * len(self.y_bytes)}
+                "residual": 8 * len(self.y_bytes), "detail": 8 * len(self.detail_bytes)}

@@ -1,8 +1,10 @@
 """I-frames: a whole frame through the intra hyperprior coder, optionally refined.
 
-Payload: u8 quality level (1..8; bit 7 set: a refinement section follows), u32 length of the
-z stream, z stream, then the y stream to the end; or, with bit 7, u32 length of the y stream,
-the y stream and the refinement section (`RefineSection`, see refine.py).
+Payload: u8 quality level (1..8; bit 7 set: a refinement section follows; bit 6 set: a detail
+section ends the payload), u32 length of the z stream, z stream, then the y stream to the end;
+or, with bit 7, u32 length of the y stream, the y stream and the refinement section
+(`RefineSection`, see refine.py). With bit 6 the payload ends with the detail section
+(detail.py) and its u32 length; what precedes it is laid out as above.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ _HEAD = struct.Struct("<BI")
 _U32 = struct.Struct("<I")
 _REFINE_HEAD = struct.Struct("<BII")
 HAS_REFINEMENT = 0x80
+HAS_DETAIL = 0x40
 
 
 @dataclass
@@ -55,22 +58,36 @@ class IntraPayload:
     z_bytes: bytes
     y_bytes: bytes
     refine: RefineSection | None = None
+    detail_bytes: bytes = b""  # detail.DetailSection, packed; empty: no detail layer
 
     def pack(self) -> bytes:
-        flag = HAS_REFINEMENT if self.refine else 0
+        flag = (HAS_REFINEMENT if self.refine else 0) | (HAS_DETAIL if self.detail_bytes else 0)
         head = _HEAD.pack(self.level | flag, len(self.z_bytes)) + self.z_bytes
         if self.refine is None:
-            return head + self.y_bytes
-        return head + _U32.pack(len(self.y_bytes)) + self.y_bytes + self.refine.pack()
+            body = head + self.y_bytes
+        else:
+            body = head + _U32.pack(len(self.y_bytes)) + self.y_bytes + self.refine.pack()
+        if self.detail_bytes:
+            body += self.detail_bytes + _U32.pack(len(self.detail_bytes))
+        return body
 
     @classmethod
     def unpack(cls, data: bytes) -> IntraPayload:
         if len(data) < _HEAD.size:
             raise ZVC69FormatError(f"I-frame payload of {len(data)} bytes is too short", 0)
         byte, nz = _HEAD.unpack_from(data)
-        level = byte & ~HAS_REFINEMENT
+        level = byte & ~(HAS_REFINEMENT | HAS_DETAIL)
         if not 1 <= level <= 8:
             raise ZVC69FormatError(f"I-frame quality level {level} is not in 1..8", 0)
+        if byte & HAS_DETAIL:
+            (nd,) = _U32.unpack_from(data, len(data) - _U32.size)
+            if _HEAD.size + nd + _U32.size > len(data):
+                raise ZVC69FormatError(f"I-frame detail section of {nd} bytes runs past the "
+                                       "payload", len(data) - _U32.size)
+            end = len(data) - _U32.size - nd
+            p = cls.unpack(bytes([byte & ~HAS_DETAIL]) + data[1:end])
+            p.detail_bytes = data[end : len(data) - _U32.size]
+            return p
         p = _HEAD.size + nz
         if p > len(data):
             raise ZVC69FormatError(f"I-frame z stream of {nz} bytes runs past the payload", 1)
@@ -94,6 +111,9 @@ class IntraPayload:
             out["hyperprior"] += 8 * len(r.z_bytes)
             out["skip"] = 8 * len(r.skip_bytes)
             out["residual"] = 8 * len(r.y_bytes)
+        if self.detail_bytes:
+            out["header"] += 8 * _U32.size
+            out["detail"] = 8 * len(self.detail_bytes)
         return out
 
 

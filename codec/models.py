@@ -26,6 +26,14 @@ def default_model_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "resources" / "models"
 
 
+def format_tables_path() -> Path:
+    """The detail layer's entropy tables: part of the stream format, not of a model set, so
+    always the bundled copy (PyInstaller) or the repository's, whatever ZVC69_MODELS says."""
+    if bundle := getattr(sys, "_MEIPASS", None):
+        return Path(bundle) / "resources" / "models" / "detail_tables.npz"
+    return Path(__file__).resolve().parents[1] / "resources" / "models" / "detail_tables.npz"
+
+
 @dataclass
 class ModelFiles:
     """One kind of model (intra or residual): its folder and integer tables."""

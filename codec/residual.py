@@ -40,6 +40,15 @@ def outside_mask(height: int, width: int, shape: tuple[int, int]) -> np.ndarray:
     return out
 
 
+def block_energy(recon: np.ndarray, pred: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Mean squared (recon - pred) per 16x16 block (8-bit units) over a padded (rows, cols)
+    latent grid; recon (H, W, 3) uint8, pred (H, W, 3) float32 0..255."""
+    h, w = recon.shape[:2]
+    d = np.zeros((shape[0] * BLOCK, shape[1] * BLOCK), np.float64)
+    d[:h, :w] = ((recon.astype(np.float64) - np.round(pred)) ** 2).sum(2)
+    return (block_sum(d) / (3 * BLOCK * BLOCK)).astype(np.float32)
+
+
 @dataclass
 class CodedResidual:
     latents: Latents | None  # None: every block skipped, no residual sent

@@ -16,7 +16,7 @@ import numpy as np
 FRAME_TYPES = ("I", "P", "B", "b")
 
 # Keys of FrameStats.bits, in drawing order.
-BIT_PARTS = ("header", "hyperprior", "latent", "motion", "skip", "residual")
+BIT_PARTS = ("header", "hyperprior", "latent", "motion", "skip", "residual", "detail")
 
 # Keys of FrameStats.timings (milliseconds), in drawing order. Not every frame has every stage.
 STAGES = (
@@ -34,6 +34,7 @@ STAGES = (
     "warp",
     "residual_analysis",
     "residual_synthesis",
+    "detail_transform",
     "from_tensor",
 )
 

@@ -1,0 +1,286 @@
+"""P-frame detail layer: what the learned residual coder leaves, coded with an 8x8 block transform.
+
+The learned residual coder (residual.py) has a ceiling: its transforms reconstruct a residual
+to about 33 dB even unquantised (M = 128 latents per 16x16 block), so at the top levels it
+pays more and more bits for almost nothing. After it, the encoder codes the remaining error
+(source - learned reconstruction) with an orthonormal colour rotation (a luma axis and two
+chroma axes) and an 8x8 DCT per axis, uniform quantisation with a dead zone, and constriction's
+ANS coder with fixed integer Laplace tables (zero mean; one scale per axis and frequency band,
+chosen by the encoder and sent; resources/models/detail_tables.npz is part of the format). A
+per-block flag map (coded like the skip mask, skip.py) says which 8x8 blocks carry
+coefficients; blocks whose coefficients buy less distortion than their bits cost, at the
+level's lambda, send none.
+
+Reconstruction is integer arithmetic only (dequantise, inverse DCT and colour rotation with
+12-bit fixed-point matrices, rounding shifts), so the decoder adds exactly the encoder's
+detail on every machine. The quantiser step follows the level's lambda as an H.264 encoder's
+does (lambda = 0.136 step^2 per bit, `step_for_level`).
+
+Section layout: u16 luma step, u16 chroma step (1/16 pixel units), NBANDS x 3 u8 scale
+indexes (axis-major), u32 length of the block-flag map, the map (skip.py format, True = no
+coefficients), then the ANS words of the coefficients of the flagged blocks (block-major,
+then axis, row, column).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from . import entropy
+from .errors import ZVC69FormatError
+from .models import format_tables_path
+from .profiler import Profiler
+from .quant import LAMBDAS, SCALE_INDEX_STEP, SCALE_LEVELS, SCALE_LOG_BASE
+from .skip import decode_skip, encode_skip
+
+B = 8  # transform block size
+NBANDS = 6
+# Frequency band of coefficient (u, v): by u + v, 0 | 1 | 2 | 3-4 | 5-7 | 8-14.
+_BAND_OF_SUM = np.array([0, 1, 2, 3, 3, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5])
+BANDS = _BAND_OF_SUM[np.add.outer(np.arange(B), np.arange(B))]
+# 8-point DCT-II, orthonormal, times 4096 (rounded): the decoder's transform, in integers.
+_D_INT = np.array([
+    [1448, 1448, 1448, 1448, 1448, 1448, 1448, 1448],
+    [2009, 1703, 1138, 400, -400, -1138, -1703, -2009],
+    [1892, 784, -784, -1892, -1892, -784, 784, 1892],
+    [1703, -400, -2009, -1138, 1138, 2009, 400, -1703],
+    [1448, -1448, -1448, 1448, 1448, -1448, -1448, 1448],
+    [1138, -2009, 400, 1703, -1703, -400, 2009, -1138],
+    [784, -1892, 1892, -784, -784, 1892, -1892, 784],
+    [400, -1138, 1703, -2009, 2009, -1703, 1138, -400],
+], np.int64)
+# Colour rotation (rows: luma axis along BT.601 weights, two orthogonal chroma axes) x 4096.
+_T_INT = np.array([[1832, 3596, 698], [2588, -718, -3093], [-2593, 1824, -2593]], np.int64)
+_D_INT_F, _T_INT_F = _D_INT.astype(np.float64), _T_INT.astype(np.float64)
+# The encoder's forward transforms: exact inverses of the decoder's fixed-point ones.
+_D_FWD_T = np.linalg.inv(_D_INT.astype(np.float64) / 4096).T  # coefficients = D^-T ... D^-1
+_T_FWD = np.linalg.inv(_T_INT.astype(np.float64).T / 4096)
+KAPPA = 0.136  # lambda (distortion per bit) = KAPPA * step^2, as in H.264 encoders
+CHROMA_STEP = 2.0  # the chroma axes' step relative to luma's
+DEAD_ZONE = 0.3  # rounding offset: |c| / step + DEAD_ZONE, floored
+_HEAD = struct.Struct("<HH")
+_MAX_STEP16 = 0xFFFF
+
+
+@lru_cache(maxsize=1)
+def coef_tables() -> entropy.GaussianTables:
+    """The coefficients' integer tables: zero-mean Laplace, one per scale of the shared scale
+    table (quant.py), built by `build_tables` and shipped with the codec."""
+    t = entropy.load_tables(format_tables_path())["coef"]
+    assert isinstance(t, entropy.GaussianTables)
+    return t
+
+
+def build_tables() -> entropy.GaussianTables:
+    """What resources/models/detail_tables.npz holds (`python -m codec.detail` writes it)."""
+    i = np.arange(SCALE_LEVELS)
+    return entropy.build_laplace_tables(np.exp((SCALE_LOG_BASE + SCALE_INDEX_STEP * i) / 64))
+
+
+def step_for_level(level: int) -> float:
+    """The luma quantiser step (8-bit pixel units) of quality level 1..8."""
+    return float(np.sqrt(3.0 / (LAMBDAS[level - 1] * KAPPA)))
+
+
+def _bits_per_sse(level: int) -> float:
+    return LAMBDAS[level - 1] / 3.0  # the learned coders' lambda, per 8-bit SSE (residual.py)
+
+
+@dataclass
+class DetailSection:
+    steps16: tuple[int, int]  # luma, chroma step in 1/16 pixel
+    scales: np.ndarray  # (3, NBANDS) uint8 scale-table indexes
+    flags_bytes: bytes  # skip.py map over the 8x8 grid, True = block sends nothing
+    coef_bytes: bytes
+
+    def pack(self) -> bytes:
+        return (_HEAD.pack(*self.steps16) + self.scales.astype(np.uint8).tobytes()
+                + struct.pack("<I", len(self.flags_bytes)) + self.flags_bytes + self.coef_bytes)
+
+    @classmethod
+    def unpack(cls, data: bytes) -> DetailSection:
+        head = _HEAD.size + 3 * NBANDS + 4
+        if len(data) < head:
+            raise ZVC69FormatError(f"detail section of {len(data)} bytes is too short", 0)
+        steps = _HEAD.unpack_from(data)
+        if min(steps) == 0:
+            raise ZVC69FormatError("detail section has a zero quantiser step", 0)
+        scales = np.frombuffer(data, np.uint8, 3 * NBANDS, _HEAD.size).reshape(3, NBANDS)
+        if (scales >= SCALE_LEVELS).any():
+            raise ZVC69FormatError("detail section scale index outside the table", _HEAD.size)
+        (n_flags,) = struct.unpack_from("<I", data, head - 4)
+        if head + n_flags > len(data):
+            raise ZVC69FormatError("detail block-flag map runs past the section", head)
+        return cls((steps[0], steps[1]), scales.copy(), data[head : head + n_flags],
+                   data[head + n_flags :])
+
+    def bits(self) -> int:
+        return 8 * (_HEAD.size + 3 * NBANDS + 4 + len(self.flags_bytes) + len(self.coef_bytes))
+
+
+@dataclass
+class CodedDetail:
+    section: DetailSection
+    recon: np.ndarray  # (H, W, 3) uint8
+    bits_map: np.ndarray  # (ceil(H / 8), ceil(W / 8)) float32, bits of each block's coefficients
+
+
+def grid(height: int, width: int) -> tuple[int, int]:
+    return -(-height // B), -(-width // B)
+
+
+def _blocks(x: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """(H, W, 3) -> (rows * cols, 3, 8, 8), zero-padded to whole blocks."""
+    h, w = x.shape[:2]
+    p = np.zeros((rows * B, cols * B, 3), x.dtype)
+    p[:h, :w] = x
+    return p.reshape(rows, B, cols, B, 3).transpose(0, 2, 4, 1, 3).reshape(-1, 3, B, B)
+
+
+def _unblocks(blocks: np.ndarray, rows: int, cols: int, h: int, w: int) -> np.ndarray:
+    x = blocks.reshape(rows, cols, 3, B, B).transpose(0, 3, 1, 4, 2).reshape(rows * B,
+                                                                             cols * B, 3)
+    return x[:h, :w]
+
+
+def _scale_indexes(scales: np.ndarray, n: int) -> np.ndarray:
+    """(3, NBANDS) table indexes -> (n, 3, 8, 8) int32, per coefficient."""
+    per = scales.astype(np.int32)[:, BANDS]  # (3, 8, 8)
+    return np.broadcast_to(per, (n, 3, B, B))
+
+
+def inverse(q: np.ndarray, steps16: tuple[int, int]) -> np.ndarray:
+    """Quantised coefficients (n, 3, 8, 8) -> pixel residual (n, 3, 8, 8) int64 (RGB), in
+    integer arithmetic only: identical on every machine."""
+    st = np.array([steps16[0], steps16[1], steps16[1]], np.int64)
+    # Every value below is an integer under 2^53, so float64 products and sums are exact (in
+    # any order, with or without FMA) and BLAS can do the matrix products. A valid stream's
+    # |q * step16| is under 2^16 (8-bit residuals: |DC| <= 8 * 255 * sqrt(3) pixels);
+    # clamping keeps corrupt ones in range too.
+    c = np.clip(q.astype(np.int64) * st[None, :, None, None], -(1 << 16), 1 << 16)  # 1/16 px
+    x = np.matmul(np.matmul(_D_INT_F.T, c.astype(np.float64)), _D_INT_F)  # x 2^24, < 2^46
+    xi = (x.astype(np.int64) + (1 << 13)) >> 14  # 1/16 pixel x 2^10
+    rgb = np.tensordot(_T_INT_F.T, xi.astype(np.float64), axes=(1, 1))  # (3, n, 8, 8) x 2^12
+    return ((rgb.astype(np.int64) + (1 << 25)) >> 26).transpose(1, 0, 2, 3)  # / 2^26
+
+
+def _apply(base: np.ndarray, res: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    h, w = base.shape[:2]
+    r = _unblocks(res, rows, cols, h, w)  # (h, w, 3)
+    return np.clip(base.astype(np.int64) + r, 0, 255).astype(np.uint8)
+
+
+def _fit_scales(q: np.ndarray, tables: entropy.GaussianTables) -> np.ndarray:
+    """Per axis and band, the table index that codes the symbols q (n, 3, 8, 8) in the fewest
+    bits, searched around the one matching their RMS."""
+    out = np.zeros((3, NBANDS), np.uint8)
+    for a in range(3):
+        for b in range(NBANDS):
+            s = q[:, a][:, BANDS == b].ravel()
+            if s.size == 0 or not s.any():
+                continue
+            rms = float(np.sqrt(np.mean(s.astype(np.float64) ** 2)))
+            guess = round((64 * np.log(rms) - SCALE_LOG_BASE) / SCALE_INDEX_STEP)
+            values, counts = np.unique(s, return_counts=True)
+            best: tuple[float, int] | None = None
+            for i in range(guess - 2, guess + 3):
+                i = min(max(i, 0), SCALE_LEVELS - 1)
+                bits = float(counts @ entropy.information_bits_gaussian(
+                    values, np.full(values.shape, i, np.int32), tables))
+                if best is None or bits < best[0]:
+                    best = (bits, i)
+            assert best is not None
+            out[a, b] = best[1]
+    return out
+
+
+def encode_detail(frame: np.ndarray, base: np.ndarray, level: int,
+                  prof: Profiler) -> CodedDetail | None:
+    """Code frame - base ((H, W, 3) uint8 each) at `level`; None when it does not pay."""
+    tables = coef_tables()
+    h, w = frame.shape[:2]
+    rows, cols = grid(h, w)
+    step = step_for_level(level)
+    steps16 = (min(_MAX_STEP16, round(16 * step)), min(_MAX_STEP16, round(16 * step * CHROMA_STEP)))
+    lam = _bits_per_sse(level)
+    with prof.stage("detail_transform"):
+        r = frame.astype(np.float64) - base.astype(np.float64)
+        blocks = _blocks(r, rows, cols)  # (n, 3, 8, 8) RGB
+        c = np.tensordot(_T_FWD, blocks, axes=(1, 1)).transpose(1, 0, 2, 3)
+        c = np.matmul(np.matmul(_D_FWD_T, c), _D_FWD_T.T)
+        st = np.array([steps16[0], steps16[1], steps16[1]], np.float64)[None, :, None, None] / 16
+        q = (np.sign(c) * np.floor(np.abs(c) / st + DEAD_ZONE)).astype(np.int32)
+        gain = (c**2).sum((1, 2, 3)) - ((c - q * st) ** 2).sum((1, 2, 3))  # SSE saved
+    with prof.stage("entropy_encode"):
+        nz = q.reshape(len(q), -1).any(1)
+        keep = nz.copy()
+        scales = np.zeros((3, NBANDS), np.uint8)
+        for _ in range(2):  # scales fitted to the kept blocks, blocks kept that pay
+            if not keep.any():
+                return None
+            scales = _fit_scales(q[keep], tables)
+            idx = np.ascontiguousarray(_scale_indexes(scales, len(q)))
+            bits = entropy.information_bits_gaussian(q, idx, tables).sum((1, 2, 3))
+            keep = nz & (lam * gain > bits + 1.0)
+        if not keep.any():
+            return None
+        qk = np.ascontiguousarray(q[keep])
+        flags = encode_skip(~keep.reshape(rows, cols))
+        coef = entropy.encode_gaussian(qk, np.ascontiguousarray(_scale_indexes(scales, len(qk))),
+                                       tables)
+    section = DetailSection(steps16, scales, flags, coef)
+    if lam * float(gain[keep].sum()) <= section.bits():
+        return None  # the whole layer does not pay for itself
+    with prof.stage("detail_transform"):
+        res = np.zeros((len(q), 3, B, B), np.int64)
+        res[keep] = inverse(qk, steps16)
+        recon = _apply(base, res, rows, cols)
+    bits_map = np.where(keep, bits, 0.0).reshape(rows, cols).astype(np.float32)
+    return CodedDetail(section, recon, bits_map)
+
+
+def decode_symbols(section: DetailSection, height: int, width: int,
+                   prof: Profiler) -> tuple[np.ndarray, np.ndarray]:
+    """Entropy decoding only: (flagged-block mask (rows, cols), coefficients (k, 3, 8, 8))."""
+    tables = coef_tables()
+    rows, cols = grid(height, width)
+    with prof.stage("entropy_decode"):
+        keep = ~decode_skip(section.flags_bytes, rows, cols)
+        k = int(keep.sum())
+        idx = np.ascontiguousarray(_scale_indexes(section.scales, k))
+        q = entropy.decode_gaussian(section.coef_bytes, idx, tables).reshape(k, 3, B, B)
+    return keep, q
+
+
+def reconstruct(section: DetailSection, keep: np.ndarray, q: np.ndarray, base: np.ndarray,
+                prof: Profiler) -> tuple[np.ndarray, np.ndarray]:
+    """base (H, W, 3) uint8 + decoded detail -> (frame, bits per 8x8 block)."""
+    tables = coef_tables()
+    rows, cols = keep.shape
+    with prof.stage("detail_transform"):
+        res = np.zeros((rows * cols, 3, B, B), np.int64)
+        res[keep.ravel()] = inverse(q, section.steps16)
+        frame = _apply(base, res, rows, cols)
+    bits = np.zeros(rows * cols, np.float32)
+    if len(q):
+        bits[keep.ravel()] = entropy.information_bits_gaussian(
+            q, np.ascontiguousarray(_scale_indexes(section.scales, len(q))), tables
+        ).sum((1, 2, 3))
+    return frame, bits.reshape(rows, cols)
+
+
+def to_latent_grid(bits8: np.ndarray, rows16: int, cols16: int) -> np.ndarray:
+    """Bits per 8x8 block -> bits per 16x16 block over a (rows16, cols16) grid."""
+    r8, c8 = bits8.shape
+    p = np.zeros((2 * rows16, 2 * cols16), np.float32)
+    p[: min(r8, 2 * rows16), : min(c8, 2 * cols16)] = bits8[: 2 * rows16, : 2 * cols16]
+    return p.reshape(rows16, 2, cols16, 2).sum((1, 3))
+
+
+if __name__ == "__main__":
+    entropy.save_tables(format_tables_path(), coef=build_tables())
+    print(f"wrote {format_tables_path()}")
