@@ -19,7 +19,13 @@ import numpy as np
 
 from .backend import Backend
 from .container import ContainerReader, FrameHeader, FrameType
-from .detail import DetailSection, decode_symbols, to_latent_grid
+from .detail import (
+    DetailSection,
+    any_on_latent_grid,
+    decode_symbols,
+    flagged_blocks,
+    to_latent_grid,
+)
 from .detail import reconstruct as reconstruct_detail
 from .encoder import Codecs, stats_path
 from .errors import ModelMismatchError, ZVC69FormatError
@@ -125,7 +131,12 @@ class StreamDecoder:
             st.mv = decode_mvs(pp.mv_bytes, -(-self.height // pp.mv_block),
                                -(-self.width // pp.mv_block), pp.precision)
             skip = decode_skip(pp.skip_bytes, self._pad[0] // BLOCK, self._pad[1] // BLOCK)
-            st.skip = skip[:rows, :cols].copy()
+            shown = skip  # reported: blocks that get no residual at all (nor detail)
+            if pp.detail_bytes:
+                keep8 = flagged_blocks(DetailSection.unpack(pp.detail_bytes), self.height,
+                                       self.width)
+                shown = skip & ~any_on_latent_grid(keep8, *skip.shape)
+            st.skip = shown[:rows, :cols].copy()
             return st, pp, skip
 
     def scan(self) -> list[FrameStats]:

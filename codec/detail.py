@@ -127,6 +127,7 @@ class CodedDetail:
     section: DetailSection
     recon: np.ndarray  # (H, W, 3) uint8
     bits_map: np.ndarray  # (ceil(H / 8), ceil(W / 8)) float32, bits of each block's coefficients
+    keep: np.ndarray  # (ceil(H / 8), ceil(W / 8)) bool, blocks that carry coefficients
 
 
 def grid(height: int, width: int) -> tuple[int, int]:
@@ -240,7 +241,7 @@ def encode_detail(frame: np.ndarray, base: np.ndarray, level: int,
         res[keep] = inverse(qk, steps16)
         recon = _apply(base, res, rows, cols)
     bits_map = np.where(keep, bits, 0.0).reshape(rows, cols).astype(np.float32)
-    return CodedDetail(section, recon, bits_map)
+    return CodedDetail(section, recon, bits_map, keep.reshape(rows, cols))
 
 
 def decode_symbols(section: DetailSection, height: int, width: int,
@@ -249,7 +250,7 @@ def decode_symbols(section: DetailSection, height: int, width: int,
     tables = coef_tables()
     rows, cols = grid(height, width)
     with prof.stage("entropy_decode"):
-        keep = ~decode_skip(section.flags_bytes, rows, cols)
+        keep = flagged_blocks(section, height, width)
         k = int(keep.sum())
         idx = np.ascontiguousarray(_scale_indexes(section.scales, k))
         q = entropy.decode_gaussian(section.coef_bytes, idx, tables).reshape(k, 3, B, B)
@@ -271,6 +272,16 @@ def reconstruct(section: DetailSection, keep: np.ndarray, q: np.ndarray, base: n
             q, np.ascontiguousarray(_scale_indexes(section.scales, len(q))), tables
         ).sum((1, 2, 3))
     return frame, bits.reshape(rows, cols)
+
+
+def flagged_blocks(section: DetailSection, height: int, width: int) -> np.ndarray:
+    """The 8x8 blocks that carry coefficients (rows, cols), from the flag map alone."""
+    return ~decode_skip(section.flags_bytes, *grid(height, width))
+
+
+def any_on_latent_grid(keep8: np.ndarray, rows16: int, cols16: int) -> np.ndarray:
+    """(rows16, cols16) bool: 16x16 blocks holding any flagged 8x8 block."""
+    return to_latent_grid(keep8.astype(np.float32), rows16, cols16) > 0
 
 
 def to_latent_grid(bits8: np.ndarray, rows16: int, cols16: int) -> np.ndarray:

@@ -144,3 +144,8 @@ def test_top_quality_streams_pass_the_learned_ceiling(tmp_path):
             assert st.bits.get("detail", 0) == stats[i].bits["detail"]
             assert st.bits_per_block is not None and st.bits_per_block.sum() > 0
             assert st.residual_energy is not None
+            if st.frame_type == "P":  # skip = no residual at all, the detail layer included
+                assert np.array_equal(st.skip, stats[i].skip)
+                assert not st.skip.all()
+        assert all(np.array_equal(a.skip, b.skip) for a, b in zip(dec.scan()[1:], stats[1:],
+                                                                   strict=True))
