@@ -235,6 +235,23 @@ def test_keyframes_are_coded_above_the_stream_quality(tmp_path):
         assert dec.scan()[0].quality == 2 and dec.header.gop_size == 1
 
 
+def test_every_fourth_p_frame_is_coded_a_level_up(tmp_path):
+    """Quality cascading (encoder.ANCHOR_EVERY): P-frames 4, 8, ... of a GOP take level Q+1
+    (capped at 8), the decoder reads each level from its payload and decodes exactly."""
+    from codec.encoder import ANCHOR_EVERY, I_LEVEL
+
+    assert ANCHOR_EVERY == 4
+    frames = pan_clip(7, 64, 96)
+    recons, stats = encode(tmp_path / "a.zvc69", frames, quality=3, gop=6)
+    assert [s.quality for s in stats] == [I_LEVEL[2], 3, 3, 3, 4, 3, I_LEVEL[2]]
+    with StreamDecoder(tmp_path / "a.zvc69", codecs=shared_codecs("cpu")) as dec:
+        assert [s.quality for s in dec.scan()] == [s.quality for s in stats]
+        for i, (frame, _) in enumerate(dec.frames()):
+            assert np.array_equal(frame, recons[i])
+    _, top = encode(tmp_path / "t.zvc69", frames[:5], quality=8)
+    assert [s.quality for s in top[1:]] == [8, 8, 8, 8]
+
+
 @pytest.mark.parametrize("channel", [1, 2])
 def test_p_frame_residual_restores_each_colour_channel(tmp_path, channel):
     """A change in one colour channel alone (a green or blue patch appearing on a static
