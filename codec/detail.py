@@ -217,18 +217,24 @@ def encode_detail(frame: np.ndarray, base: np.ndarray, level: int,
         q = (np.sign(c) * np.floor(np.abs(c) / st + DEAD_ZONE)).astype(np.int32)
         gain = (c**2).sum((1, 2, 3)) - ((c - q * st) ** 2).sum((1, 2, 3))  # SSE saved
     with prof.stage("entropy_encode"):
-        nz = q.reshape(len(q), -1).any(1)
-        keep = nz.copy()
+        nz = np.flatnonzero(q.reshape(len(q), -1).any(1))  # only these can be worth coding
+        qn, gain_n = q[nz], gain[nz]
+        kept = np.ones(len(nz), bool)
         scales = np.zeros((3, NBANDS), np.uint8)
+        bits_n = np.zeros(len(nz))
         for _ in range(2):  # scales fitted to the kept blocks, blocks kept that pay
-            if not keep.any():
+            if not kept.any():
                 return None
-            scales = _fit_scales(q[keep], tables)
-            idx = np.ascontiguousarray(_scale_indexes(scales, len(q)))
-            bits = entropy.information_bits_gaussian(q, idx, tables).sum((1, 2, 3))
-            keep = nz & (lam * gain > bits + 1.0)
-        if not keep.any():
+            scales = _fit_scales(qn[kept], tables)
+            idx = np.ascontiguousarray(_scale_indexes(scales, len(qn)))
+            bits_n = entropy.information_bits_gaussian(qn, idx, tables).sum((1, 2, 3))
+            kept = lam * gain_n > bits_n + 1.0
+        if not kept.any():
             return None
+        keep = np.zeros(len(q), bool)
+        keep[nz[kept]] = True
+        bits = np.zeros(len(q))
+        bits[nz] = bits_n
         qk = np.ascontiguousarray(q[keep])
         flags = encode_skip(~keep.reshape(rows, cols))
         coef = entropy.encode_gaussian(qk, np.ascontiguousarray(_scale_indexes(scales, len(qk))),
