@@ -149,3 +149,26 @@ def test_top_quality_streams_pass_the_learned_ceiling(tmp_path):
                 assert not st.skip.all()
         assert all(np.array_equal(a.skip, b.skip) for a, b in zip(dec.scan()[1:], stats[1:],
                                                                    strict=True))
+
+
+def test_damaged_sections_fail_with_format_errors_only():
+    """Flipped bytes and truncations anywhere in a section: decoding either succeeds (a valid
+    but different section) or raises ZVC69FormatError, never anything else."""
+    base, frame = texture(64, 96), texture(64, 96, seed=3)
+    coded = D.encode_detail(frame, base, 6, Profiler())
+    assert coded is not None
+    good = coded.section.pack()
+    rng = np.random.default_rng(0)
+    failures = 0
+    for trial in range(150):
+        data = bytearray(good)
+        data[rng.integers(0, len(data))] ^= int(rng.integers(1, 256))
+        if trial % 3 == 0:
+            data = data[: rng.integers(0, len(data))]
+        try:
+            section = D.DetailSection.unpack(bytes(data))
+            keep, q = D.decode_symbols(section, 64, 96, Profiler())
+            D.reconstruct(section, keep, q, base, Profiler())
+        except ZVC69FormatError:
+            failures += 1
+    assert failures > 30
