@@ -170,8 +170,7 @@ class StreamDecoder:
         if not data:
             return None
         section = DetailSection.unpack(data)
-        keep, q = decode_symbols(section, self.height, self.width,
-                                 prof)
+        keep, q = decode_symbols(section, self.height, self.width, prof)
         return section, keep, q
 
     def _finish(self, prep: _Prepared) -> tuple[np.ndarray, FrameStats]:
@@ -189,8 +188,7 @@ class StreamDecoder:
             if prep.detail is not None:
                 section, keep, q = prep.detail
                 base = frame
-                frame, bits8 = reconstruct_detail(section, keep, q, base,
-                                                  prof)
+                frame, bits8 = reconstruct_detail(section, keep, q, base, prof)
                 assert prep.latents is not None
                 shape = prep.latents.bits_map.shape
                 energy = block_energy(frame, base.astype(np.float32), shape)[:rows, :cols]
@@ -210,8 +208,7 @@ class StreamDecoder:
             frame, energy = coded.recon, coded.energy
             if prep.detail is not None:
                 section, keep, q = prep.detail
-                frame, bits8 = reconstruct_detail(section, keep, q, frame,
-                                                  prof)
+                frame, bits8 = reconstruct_detail(section, keep, q, frame, prof)
                 energy = block_energy(frame, pred, prep.skip.shape)
                 bits_map = to_latent_grid(bits8, *prep.skip.shape)
                 if prep.latents is not None:

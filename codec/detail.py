@@ -254,7 +254,6 @@ def decode_symbols(section: DetailSection, height: int, width: int,
                    prof: Profiler) -> tuple[np.ndarray, np.ndarray]:
     """Entropy decoding only: (flagged-block mask (rows, cols), coefficients (k, 3, 8, 8))."""
     tables = coef_tables()
-    rows, cols = grid(height, width)
     with prof.stage("entropy_decode"):
         keep = flagged_blocks(section, height, width)
         k = int(keep.sum())

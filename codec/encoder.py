@@ -65,7 +65,6 @@ I_LEVEL = (3, 4, 5, 6, 6, 7, 8, 8)
 # (which the BD-rate does not tell from q, q, q, q+1), Q2-Q7: BD-rate (Y) -1.1 % (carphone,
 # 30 frames), -4.2 % (bigbuckbunny 480x270, 15 frames); every other frame: -1.3 %, -1.3 %.
 ANCHOR_EVERY = 4
-DETAIL_ALONE_TRIAL = True
 
 
 def luma_psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -271,7 +270,7 @@ class StreamEncoder:
         rc = self.codecs.residual
         coded = rc.encode(frame, pred, level, self.rd_skip, prof)
         detail = encode_detail(frame, coded.recon, level, prof)
-        if coded.latents is None or not DETAIL_ALONE_TRIAL:
+        if coded.latents is None:
             return coded, detail
         lam = LAMBDAS[level - 1] / 3.0  # bits per 8-bit SSE, as residual.py's
         src = frame.astype(np.float64)
