@@ -39,6 +39,7 @@ from .residual import BLOCK, block_energy
 from .skip import decode_skip
 from .stats import BIT_PARTS, FrameStats
 from .warp import warp
+from .weights import apply as apply_weights
 
 
 @dataclass
@@ -203,7 +204,8 @@ class StreamDecoder:
             if self._ref is None or self._pos != n - 1:
                 raise ZVC69FormatError(f"frame {n} is a P-frame without its reference frame")
             with prof.stage("warp"):
-                pred = warp(self._ref, st.mv, p.mv_block, self._interp)
+                ref = self._ref if p.weights is None else apply_weights(self._ref, p.weights)
+                pred = warp(ref, st.mv, p.mv_block, self._interp)
             coded = self.codecs.residual.reconstruct(prep.latents, prep.skip, pred, prof)
             frame, energy = coded.recon, coded.energy
             if prep.detail is not None:

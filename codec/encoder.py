@@ -34,6 +34,8 @@ from .residual import BLOCK, CodedResidual, ResidualCodec, block_energy
 from .skip import encode_skip
 from .stats import FrameStats
 from .warp import warp
+from .weights import apply as apply_weights
+from .weights import estimate as estimate_weights
 
 MAX_DIMENSION = 16384
 # A scene cut: the source's luma histogram jumps (L1 distance, 0..2) and the motion-compensated
@@ -232,6 +234,12 @@ class StreamEncoder:
         if self.scene_cut and (mae > SCENE_CUT_MAE or (jump and mae > SCENE_CUT_HIST_MAE)):
             prof.take()
             return b"", frame, None
+        # Scene cuts are judged on the plain reference (weights would match a new scene's
+        # brightness too); a fade is then predicted from the weighted one.
+        with prof.stage("motion_search"):
+            weights = estimate_weights(frame, ref)
+        if weights is not None:
+            mv, pred = self._motion(frame, apply_weights(ref, weights), prof)
         with prof.stage("motion_coding"):
             mv_bytes = encode_mvs(mv, p.subpel)
         # every ANCHOR_EVERY-th P-frame of a GOP one level up: a better reference for the next
@@ -250,7 +258,8 @@ class StreamEncoder:
             bits_map = bits_map + to_latent_grid(detail.bits_map, *coded.skip.shape)
         payload = InterPayload(level, p.block, p.subpel, mv_bytes, skip_bytes,
                                lat.z_bytes if lat else b"", lat.y_bytes if lat else b"",
-                               lat is not None, detail.section.pack() if detail else b"")
+                               lat is not None, detail.section.pack() if detail else b"",
+                               weights)
         rows, cols = -(-self.height // BLOCK), -(-self.width // BLOCK)
         skip = coded.skip  # reported: blocks that get no residual at all
         if detail is not None:
