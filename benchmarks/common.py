@@ -414,6 +414,20 @@ def x264_decode(packets: Sequence[bytes]) -> tuple[list[Planes], float]:
     return out, seconds
 
 
+def annexb_bytes_without_sei(packet: bytes) -> int:
+    """Bytes of an Annex B packet less its SEI NAL units (type 6: x264 writes its version and
+    full option string there, several hundred bytes that carry no picture data)."""
+    starts = [m.end() for m in re.finditer(b"\x00\x00\x01", packet)]
+    if not starts:
+        return len(packet)
+    sei = 0
+    for i, a in enumerate(starts):
+        b = starts[i + 1] - 3 if i + 1 < len(starts) else len(packet)
+        if a < len(packet) and packet[a] & 0x1F == 6:
+            sei += b - a + 3  # the unit and its start code
+    return len(packet) - sei
+
+
 def x264_option(opts: str, name: str) -> str:
     m = re.search(rf"(?:^| ){re.escape(name)}=(\S+)", opts)
     return m.group(1) if m else "?"

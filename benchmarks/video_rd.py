@@ -44,6 +44,7 @@ from benchmarks.common import (  # noqa: E402
     PSNR_CAP,
     Planes,
     Report,
+    annexb_bytes_without_sei,
     bd,
     capped_psnr_planes,
     fmt,
@@ -66,6 +67,7 @@ from benchmarks.common import (  # noqa: E402
     x264_option,
 )
 from codec.api import StreamDecoder, StreamEncoder, shared_codecs  # noqa: E402
+from codec.container import FRAME_HEADER_SIZE  # noqa: E402
 from codec.encoder import Codecs  # noqa: E402
 from codec.media import open_source  # noqa: E402
 from codec.metrics import rgb_to_yuv420  # noqa: E402
@@ -140,7 +142,9 @@ def zvc69_run(frames: list[np.ndarray], ref: list[Planes], fps: Fraction, q: int
     mismatches += abs(len(decoded) - len(frames))
     psnr = mean_psnr(ref, [rgb_to_yuv420(d) for d, _ in decoded])
     bits = {k: sum(s.bits.get(k, 0) for s in est) for k in BIT_PARTS}
+    payload = sum(s.size_bytes - FRAME_HEADER_SIZE for s in est)
     return {"q": q, "bytes": size, "kbps": size * 8 * float(fps) / len(frames) / 1000, **psnr,
+            "stream_kbps": payload * 8 * float(fps) / len(frames) / 1000,
             "enc_s": enc_s, "dec_s": dec_s, "mismatches": mismatches,
             "i_frames": sum(s.frame_type == "I" for s in est),
             "payload_bytes": sum(s.size_bytes for s in est), "bits": bits,
@@ -160,7 +164,9 @@ def x264_run(yuv: list[Any], ref: list[Planes], fps: Fraction, crf: int,
     packets, enc_s, opts = x264_encode(yuv, fps, crf, args.gop, args.x264_preset)
     decoded, dec_s = x264_decode(packets)
     size = sum(len(p) for p in packets)
+    stream = sum(annexb_bytes_without_sei(p) for p in packets)
     run: Run = {"crf": crf, "bytes": size, "kbps": size * 8 * float(fps) / len(yuv) / 1000,
+                "stream_kbps": stream * 8 * float(fps) / len(yuv) / 1000,
                 "enc_s": enc_s, "dec_s": dec_s, "decoded_frames": len(decoded),
                 "options": opts}
     if len(decoded) != len(ref):
@@ -168,8 +174,8 @@ def x264_run(yuv: list[Any], ref: list[Planes], fps: Fraction, crf: int,
     return run | mean_psnr(ref, decoded)
 
 
-def rd(runs: list[Run], key: str) -> tuple[list[float], list[float]]:
-    return [r["kbps"] for r in runs], [r[key] for r in runs]
+def rd(runs: list[Run], key: str, rate: str = "kbps") -> tuple[list[float], list[float]]:
+    return [r[rate] for r in runs], [r[key] for r in runs]
 
 
 def fps_of(runs: list[Run], frames: int, key: str) -> float:
@@ -243,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
             for key in ("yuv", "y"):
                 res[f"bd_rate_{key}"] = bd(*rd(x264, key), *rd(zvc, key))
                 res[f"bd_psnr_{key}"] = bd(*rd(x264, key), *rd(zvc, key), metric="psnr")
+                res[f"bd_rate_{key}_stream"] = bd(*rd(x264, key, "stream_kbps"),
+                                                  *rd(zvc, key, "stream_kbps"))
             results.append(res)
             rep(f"## {clip.name}: {w}x{h}, {len(frames)} frames at {float(fps):.3f} fps")
             rep()
@@ -258,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
             rep()
             rep(f"BD-rate of ZVC69 vs x264: YUV 6:1:1 {pct(res['bd_rate_yuv'])}, "
                 f"Y {pct(res['bd_rate_y'])}; BD-PSNR YUV {fmt(res['bd_psnr_yuv'], 2, True)} dB, "
-                f"Y {fmt(res['bd_psnr_y'], 2, True)} dB")
+                f"Y {fmt(res['bd_psnr_y'], 2, True)} dB. Elementary streams (ZVC69 payloads, "
+                f"x264 packets less SEI): YUV 6:1:1 {pct(res['bd_rate_yuv_stream'])}, "
+                f"Y {pct(res['bd_rate_y_stream'])}")
             if capped:
                 rep(f"* {capped} frame planes were coded exactly (PSNR capped at {PSNR_CAP:.0f} "
                     "dB), e.g. the flat chroma of a grey source: YUV 6:1:1 is then dominated by "
@@ -274,15 +284,18 @@ def main(argv: list[str] | None = None) -> int:
     rep()
     rows = [[r["clip"] + (" *" if r["capped_planes"] else ""), f"{r['width']}x{r['height']}",
              pct(r["bd_rate_yuv"]),
-             pct(r["bd_rate_y"]), fmt(r["bd_psnr_yuv"], 2, True), fmt(r["bd_psnr_y"], 2, True)]
+             pct(r["bd_rate_y"]), fmt(r["bd_psnr_yuv"], 2, True), fmt(r["bd_psnr_y"], 2, True),
+             pct(r["bd_rate_yuv_stream"]), pct(r["bd_rate_y_stream"])]
             for r in results]
     avg = {k: mean_finite(r[k] for r in results)
-           for k in ("bd_rate_yuv", "bd_rate_y", "bd_psnr_yuv", "bd_psnr_y")}
+           for k in ("bd_rate_yuv", "bd_rate_y", "bd_psnr_yuv", "bd_psnr_y",
+                     "bd_rate_yuv_stream", "bd_rate_y_stream")}
     rows.append([f"mean over clips ({avg['bd_rate_yuv'][1]}/{len(results)} with overlap)", "",
                  pct(avg["bd_rate_yuv"][0]), pct(avg["bd_rate_y"][0]),
-                 fmt(avg["bd_psnr_yuv"][0], 2, True), fmt(avg["bd_psnr_y"][0], 2, True)])
+                 fmt(avg["bd_psnr_yuv"][0], 2, True), fmt(avg["bd_psnr_y"][0], 2, True),
+                 pct(avg["bd_rate_yuv_stream"][0]), pct(avg["bd_rate_y_stream"][0])])
     rep(md_table(["clip", "size", "BD-rate YUV 6:1:1", "BD-rate Y", "BD-PSNR YUV dB",
-                  "BD-PSNR Y dB"], rows))
+                  "BD-PSNR Y dB", "streams: BD-rate YUV", "streams: BD-rate Y"], rows))
     rep()
     if any(r["capped_planes"] for r in results):
         rep(f"Clips marked *: some frame planes at the {PSNR_CAP:.0f} dB cap (exactly coded, "
@@ -294,8 +307,10 @@ def main(argv: list[str] | None = None) -> int:
         f"bframes={x264_option(x264_opts, 'bframes')} aq={x264_option(x264_opts, 'aq')} "
         f"psy={x264_option(x264_opts, 'psy')}. BD: codec.metrics.bd_rate/bd_psnr, x264 curve "
         "cut to ZVC69's range plus one point either side; n/a = no overlap. PSNR per frame "
-        "and plane, capped at 100 dB, mean over frames. Rates: ZVC69 = .zvc69 file, x264 = "
-        "packet bytes.")
+        "and plane, capped at 100 dB, mean over frames. Rates: ZVC69 = .zvc69 file (with its "
+        "32-byte frame headers, 16-byte index entries and file header), x264 = packet bytes "
+        "(Annex B, with SPS/PPS and x264's option SEI). 'streams': the elementary streams "
+        "alone, ZVC69 frame payloads against x264 packets less SEI NAL units.")
     rep()
 
     enc_split = {g: sum(r["enc_split_ms"][g] for c in results for r in c["zvc69"])

@@ -85,6 +85,7 @@ class StreamDecoder:
         self._pad = (self.height + -self.height % 64, self.width + -self.width % 64)
         # format 1.x streams were predicted with bilinear sampling, 2.x with cubic
         self._interp = "bilinear" if self.header.version_major == 1 else "cubic"
+        self._version = self.header.version_major  # payload layouts changed in format 4
 
     @property
     def codecs(self) -> Codecs:
@@ -125,7 +126,7 @@ class StreamDecoder:
                 return st, ip, skip
             if fh.frame_type != FrameType.P:
                 raise ZVC69FormatError(f"frame {n}: B-frames are not supported by this decoder")
-            pp = InterPayload.unpack(payload)
+            pp = InterPayload.unpack(payload, self._version)
             st.bits = pp.bits()
             st.quality = pp.level
             st.mv_block = pp.mv_block
@@ -134,8 +135,8 @@ class StreamDecoder:
             skip = decode_skip(pp.skip_bytes, self._pad[0] // BLOCK, self._pad[1] // BLOCK)
             shown = skip  # reported: blocks that get no residual at all (nor detail)
             if pp.detail_bytes:
-                keep8 = flagged_blocks(DetailSection.unpack(pp.detail_bytes), self.height,
-                                       self.width)
+                section = DetailSection.unpack(pp.detail_bytes, self._version)
+                keep8 = flagged_blocks(section, self.height, self.width)
                 shown = skip & ~any_on_latent_grid(keep8, *skip.shape)
             st.skip = shown[:rows, :cols].copy()
             return st, pp, skip
@@ -170,7 +171,7 @@ class StreamDecoder:
         """Entropy-decode a frame's detail section (empty: none)."""
         if not data:
             return None
-        section = DetailSection.unpack(data)
+        section = DetailSection.unpack(data, self._version)
         keep, q = decode_symbols(section, self.height, self.width, prof)
         return section, keep, q
 

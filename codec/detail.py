@@ -36,6 +36,7 @@ from .models import format_tables_path
 from .profiler import Profiler
 from .quant import LAMBDAS, SCALE_INDEX_STEP, SCALE_LEVELS, SCALE_LOG_BASE
 from .skip import decode_skip, encode_skip
+from .varint import pack_uvarint, read_uvarint
 
 B = 8  # transform block size
 NBANDS = 6
@@ -60,10 +61,21 @@ _D_INT_F, _T_INT_F = _D_INT.astype(np.float64), _T_INT.astype(np.float64)
 _D_FWD_T = np.linalg.inv(_D_INT.astype(np.float64) / 4096).T  # coefficients = D^-T ... D^-1
 _T_FWD = np.linalg.inv(_T_INT.astype(np.float64).T / 4096)
 KAPPA = 0.136  # lambda (distortion per bit) = KAPPA * step^2, as in H.264 encoders
-CHROMA_STEP = 2.0  # the chroma axes' step relative to luma's
 DEAD_ZONE = 0.3  # rounding offset: |c| / step + DEAD_ZONE, floored
 _HEAD = struct.Struct("<HH")
-_MAX_STEP16 = 0xFFFF
+# Format 4: the (luma, chroma) steps in 1/16 pixel of levels 1..8: round(16 * step_for_level)
+# and round(32 * step_for_level) (chroma axes at twice luma's step), fixed integers.
+STEPS16 = ((1771, 3542), (1270, 2540), (918, 1836), (659, 1318), (475, 951), (342, 684),
+           (246, 492), (177, 354))
+# Format 4 context modelling: a coefficient's table index is its axis and band's scale index
+# plus CTX_OFFSETS[ctx], ctx = 4 * min(|left| + |above| in the same block and axis, 3) + c,
+# c = 0 on the luma axis and 1 + min(|luma coefficient at the same position|, 2) on the chroma
+# axes. Fitted on training images by `python -m codec.training.detail_contexts`.
+CTX_OFFSETS = np.array([-2, -3, 0, 6, 2, 1, 3, 10, 5, 4, 6, 12, 9, 7, 9, 15], np.int32)
+assert np.abs(CTX_OFFSETS).max() < 32  # _fit_scales packs (symbol, offset) pairs in base 64
+_SCALES_BYTES = (3 * NBANDS * 6 + 7) // 8  # 18 six-bit scale indexes
+# Diagonals u + v = d of the 8x8 block: the order in which format 4 codes coefficients.
+_DIAGS = [np.nonzero(np.add.outer(np.arange(B), np.arange(B)) == d) for d in range(2 * B - 1)]
 
 
 @lru_cache(maxsize=1)
@@ -96,13 +108,38 @@ class DetailSection:
     scales: np.ndarray  # (3, NBANDS) uint8 scale-table indexes
     flags_bytes: bytes  # skip.py map over the 8x8 grid, True = block sends nothing
     coef_bytes: bytes
+    level: int = 0  # format 4: the level whose STEPS16 apply (0: format 3 layout)
+
+    @property
+    def contexts(self) -> bool:
+        """Format 4 sections code coefficients with context modelling."""
+        return self.level > 0
 
     def pack(self) -> bytes:
+        if self.level:
+            bits = np.unpackbits(self.scales.astype(np.uint8).reshape(-1, 1), axis=1)[:, 2:]
+            return (bytes([self.level]) + np.packbits(bits.ravel()).tobytes()
+                    + pack_uvarint(len(self.flags_bytes)) + self.flags_bytes + self.coef_bytes)
         return (_HEAD.pack(*self.steps16) + self.scales.astype(np.uint8).tobytes()
                 + struct.pack("<I", len(self.flags_bytes)) + self.flags_bytes + self.coef_bytes)
 
     @classmethod
-    def unpack(cls, data: bytes) -> DetailSection:
+    def unpack(cls, data: bytes, version: int = 4) -> DetailSection:
+        """Parse a section of a format `version` (3 or 4) stream."""
+        if version >= 4:
+            if len(data) < 1 + _SCALES_BYTES:
+                raise ZVC69FormatError(f"detail section of {len(data)} bytes is too short", 0)
+            level = data[0]
+            if not 1 <= level <= 8:
+                raise ZVC69FormatError(f"detail section level {level} is not in 1..8", 0)
+            bits = np.unpackbits(np.frombuffer(data, np.uint8, _SCALES_BYTES, 1))
+            scales = bits[: 3 * NBANDS * 6].reshape(3 * NBANDS, 6) @ (1 << np.arange(5, -1, -1))
+            scales = scales.astype(np.uint8).reshape(3, NBANDS)
+            n_flags, p = read_uvarint(data, 1 + _SCALES_BYTES, "detail block-flag map")
+            if p + n_flags > len(data):
+                raise ZVC69FormatError("detail block-flag map runs past the section", p)
+            return cls(STEPS16[level - 1], scales, data[p : p + n_flags], data[p + n_flags :],
+                       level)
         head = _HEAD.size + 3 * NBANDS + 4
         if len(data) < head:
             raise ZVC69FormatError(f"detail section of {len(data)} bytes is too short", 0)
@@ -119,7 +156,7 @@ class DetailSection:
                    data[head + n_flags :])
 
     def bits(self) -> int:
-        return 8 * (_HEAD.size + 3 * NBANDS + 4 + len(self.flags_bytes) + len(self.coef_bytes))
+        return 8 * len(self.pack())
 
 
 @dataclass
@@ -154,6 +191,56 @@ def _scale_indexes(scales: np.ndarray, n: int) -> np.ndarray:
     return np.broadcast_to(per, (n, 3, B, B))
 
 
+def context_ids(q: np.ndarray) -> np.ndarray:
+    """Format 4 context of every coefficient of q (n, 3, 8, 8): see CTX_OFFSETS."""
+    a = np.abs(q.astype(np.int32))
+    nb = np.zeros_like(a)
+    nb[..., :, 1:] += a[..., :, :-1]
+    nb[..., 1:, :] += a[..., :-1, :]
+    ctx = 4 * np.minimum(nb, 3)
+    ctx[:, 1:] += 1 + np.minimum(a[:, :1], 2)
+    return ctx
+
+
+def table_indexes(q: np.ndarray, scales: np.ndarray, contexts: bool = True) -> np.ndarray:
+    """Table index of every coefficient of q (n, 3, 8, 8): its axis and band's scale, plus
+    its context's offset (format 4) or not (format 3)."""
+    base = _scale_indexes(scales, len(q))
+    if not contexts:
+        return np.ascontiguousarray(base)
+    return np.clip(base + CTX_OFFSETS[context_ids(q)], 0, SCALE_LEVELS - 1).astype(np.int32)
+
+
+def _passes() -> list[tuple[list[int], np.ndarray, np.ndarray]]:
+    """Format 4 coding order: luma diagonal by diagonal, then both chroma axes together."""
+    return [(axes, u, v) for axes in ([0], [1, 2]) for u, v in _DIAGS]
+
+
+def encode_coefficients(q: np.ndarray, scales: np.ndarray) -> bytes:
+    """Format 4 coefficient stream of the flagged blocks' q (k, 3, 8, 8)."""
+    idx = table_indexes(q, scales)
+    chunks = [(q[:, axes][:, :, u, v], idx[:, axes][:, :, u, v]) for axes, u, v in _passes()]
+    return entropy.encode_gaussian_chunks(chunks, coef_tables())
+
+
+def decode_coefficients(data: bytes, k: int, scales: np.ndarray) -> np.ndarray:
+    """Inverse of `encode_coefficients`: q (k, 3, 8, 8) int32."""
+    q = np.zeros((k, 3, B, B), np.int32)
+    dec = entropy.GaussianChunkDecoder(data, k * 3 * B * B, coef_tables())
+    base = scales.astype(np.int32)[:, BANDS]  # (3, 8, 8)
+    for axes, u, v in _passes():
+        a = np.abs(q[:, axes])
+        left = np.where(v > 0, a[:, :, u, np.maximum(v - 1, 0)], 0)
+        up = np.where(u > 0, a[:, :, np.maximum(u - 1, 0), v], 0)
+        ctx = 4 * np.minimum(left + up, 3)
+        if axes[0]:
+            ctx += 1 + np.minimum(np.abs(q[:, :1, u, v]), 2)
+        idx = np.clip(base[axes][:, u, v][None] + CTX_OFFSETS[ctx], 0, SCALE_LEVELS - 1)
+        q[:, axes[0] : axes[-1] + 1, u, v] = dec.decode(idx)
+    dec.finish()
+    return q
+
+
 def inverse(q: np.ndarray, steps16: tuple[int, int]) -> np.ndarray:
     """Quantised coefficients (n, 3, 8, 8) -> pixel residual (n, 3, 8, 8) int64 (RGB), in
     integer arithmetic only: identical on every machine."""
@@ -175,23 +262,30 @@ def _apply(base: np.ndarray, res: np.ndarray, rows: int, cols: int) -> np.ndarra
     return np.clip(base.astype(np.int64) + r, 0, 255).astype(np.uint8)
 
 
-def _fit_scales(q: np.ndarray, tables: entropy.GaussianTables) -> np.ndarray:
-    """Per axis and band, the table index that codes the symbols q (n, 3, 8, 8) in the fewest
-    bits, searched around the one matching their RMS."""
+def _fit_scales(q: np.ndarray, tables: entropy.GaussianTables, contexts: bool) -> np.ndarray:
+    """Per axis and band, the scale index that codes the symbols q (n, 3, 8, 8), with their
+    context offsets (format 4), in the fewest bits, searched around the one matching their
+    RMS."""
     out = np.zeros((3, NBANDS), np.uint8)
+    off = CTX_OFFSETS[context_ids(q)] if contexts else np.zeros(q.shape, np.int32)
     for a in range(3):
         for b in range(NBANDS):
-            s = q[:, a][:, BANDS == b].ravel()
+            m = BANDS == b
+            s = q[:, a][:, m].ravel()
             if s.size == 0 or not s.any():
                 continue
+            o = off[:, a][:, m].ravel()
             rms = float(np.sqrt(np.mean(s.astype(np.float64) ** 2)))
-            guess = round((64 * np.log(rms) - SCALE_LOG_BASE) / SCALE_INDEX_STEP)
-            values, counts = np.unique(s, return_counts=True)
+            guess = round((64 * np.log(rms) - SCALE_LOG_BASE) / SCALE_INDEX_STEP
+                          - float(np.mean(o)))
+            keys, counts = np.unique(s.astype(np.int64) * 64 + (o + 32), return_counts=True)
+            values = (keys // 64).astype(np.int32)  # each (symbol, offset) pair once
+            offs = keys - 64 * values - 32  # |offset| < 32
             best: tuple[float, int] | None = None
-            for i in range(guess - 2, guess + 3):
+            for i in range(guess - 3, guess + 4):
                 i = min(max(i, 0), SCALE_LEVELS - 1)
-                bits = float(counts @ entropy.information_bits_gaussian(
-                    values, np.full(values.shape, i, np.int32), tables))
+                idx = np.clip(i + offs, 0, SCALE_LEVELS - 1).astype(np.int32)
+                bits = float(counts @ entropy.information_bits_gaussian(values, idx, tables))
                 if best is None or bits < best[0]:
                     best = (bits, i)
             assert best is not None
@@ -199,14 +293,14 @@ def _fit_scales(q: np.ndarray, tables: entropy.GaussianTables) -> np.ndarray:
     return out
 
 
-def encode_detail(frame: np.ndarray, base: np.ndarray, level: int,
-                  prof: Profiler) -> CodedDetail | None:
-    """Code frame - base ((H, W, 3) uint8 each) at `level`; None when it does not pay."""
+def encode_detail(frame: np.ndarray, base: np.ndarray, level: int, prof: Profiler,
+                  contexts: bool = True) -> CodedDetail | None:
+    """Code frame - base ((H, W, 3) uint8 each) at `level`; None when it does not pay.
+    contexts=False: the format 3 section (no context modelling, explicit steps)."""
     tables = coef_tables()
     h, w = frame.shape[:2]
     rows, cols = grid(h, w)
-    step = step_for_level(level)
-    steps16 = (min(_MAX_STEP16, round(16 * step)), min(_MAX_STEP16, round(16 * step * CHROMA_STEP)))
+    steps16 = STEPS16[level - 1]
     lam = _bits_per_sse(level)
     with prof.stage("detail_transform"):
         r = frame.astype(np.float64) - base.astype(np.float64)
@@ -225,9 +319,9 @@ def encode_detail(frame: np.ndarray, base: np.ndarray, level: int,
         for _ in range(2):  # scales fitted to the kept blocks, blocks kept that pay
             if not kept.any():
                 return None
-            scales = _fit_scales(qn[kept], tables)
-            idx = np.ascontiguousarray(_scale_indexes(scales, len(qn)))
-            bits_n = entropy.information_bits_gaussian(qn, idx, tables).sum((1, 2, 3))
+            scales = _fit_scales(qn[kept], tables, contexts)
+            bits_n = entropy.information_bits_gaussian(
+                qn, table_indexes(qn, scales, contexts), tables).sum((1, 2, 3))
             kept = lam * gain_n > bits_n + 1.0
         if not kept.any():
             return None
@@ -237,9 +331,11 @@ def encode_detail(frame: np.ndarray, base: np.ndarray, level: int,
         bits[nz] = bits_n
         qk = np.ascontiguousarray(q[keep])
         flags = encode_skip(~keep.reshape(rows, cols))
-        coef = entropy.encode_gaussian(qk, np.ascontiguousarray(_scale_indexes(scales, len(qk))),
-                                       tables)
-    section = DetailSection(steps16, scales, flags, coef)
+        if contexts:
+            coef = encode_coefficients(qk, scales)
+        else:
+            coef = entropy.encode_gaussian(qk, table_indexes(qk, scales, False), tables)
+    section = DetailSection(steps16, scales, flags, coef, level if contexts else 0)
     if lam * float(gain[keep].sum()) <= section.bits():
         return None  # the whole layer does not pay for itself
     with prof.stage("detail_transform"):
@@ -257,6 +353,8 @@ def decode_symbols(section: DetailSection, height: int, width: int,
     with prof.stage("entropy_decode"):
         keep = flagged_blocks(section, height, width)
         k = int(keep.sum())
+        if section.contexts:
+            return keep, decode_coefficients(section.coef_bytes, k, section.scales)
         idx = np.ascontiguousarray(_scale_indexes(section.scales, k))
         q = entropy.decode_gaussian(section.coef_bytes, idx, tables).reshape(k, 3, B, B)
     return keep, q
@@ -274,8 +372,7 @@ def reconstruct(section: DetailSection, keep: np.ndarray, q: np.ndarray, base: n
     bits = np.zeros(rows * cols, np.float32)
     if len(q):
         bits[keep.ravel()] = entropy.information_bits_gaussian(
-            q, np.ascontiguousarray(_scale_indexes(section.scales, len(q))), tables
-        ).sum((1, 2, 3))
+            q, table_indexes(q, section.scales, section.contexts), tables).sum((1, 2, 3))
     return frame, bits.reshape(rows, cols)
 
 

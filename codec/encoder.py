@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import container
 from .backend import Backend
 from .container import ContainerWriter, FileHeader, FrameType
 from .detail import CodedDetail, any_on_latent_grid, encode_detail, to_latent_grid
@@ -140,6 +141,7 @@ class StreamEncoder:
                             hyperprior_channels=models.intra.hyper_channels)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.writer = ContainerWriter(self.path, header)
+        self.layout = container.VERSION[0]  # payload layouts: format 4, or 3 (old readers)
         self.stats: list[FrameStats] = []
         self._ref: np.ndarray | None = None
         self._hist: np.ndarray | None = None
@@ -209,7 +211,8 @@ class StreamEncoder:
             bits_map = bits_map + coded.latents.bits_map
             st.skip = coded.skip[:rows, :cols].copy()
             st.residual_energy = coded.energy[:rows, :cols].copy()
-        detail = encode_detail(frame, recon, level if self.gop > 1 else q, prof)
+        detail = encode_detail(frame, recon, level if self.gop > 1 else q, prof,
+                               self.layout >= 4)
         if detail is not None:
             payload.detail_bytes = detail.section.pack()
             base = recon
@@ -259,7 +262,7 @@ class StreamEncoder:
         payload = InterPayload(level, p.block, p.subpel, mv_bytes, skip_bytes,
                                lat.z_bytes if lat else b"", lat.y_bytes if lat else b"",
                                lat is not None, detail.section.pack() if detail else b"",
-                               weights)
+                               weights, self.layout)
         rows, cols = -(-self.height // BLOCK), -(-self.width // BLOCK)
         skip = coded.skip  # reported: blocks that get no residual at all
         if detail is not None:
@@ -269,7 +272,7 @@ class StreamEncoder:
                         bits=payload.bits(), mv=mv, skip=skip[:rows, :cols].copy(),
                         residual_energy=energy[:rows, :cols].copy(),
                         bits_per_block=bits_map[:rows, :cols].copy())
-        return payload.pack(), recon, st
+        return (payload.pack() if self.layout >= 4 else payload.pack_v3()), recon, st
 
     def _residual(self, frame: np.ndarray, pred: np.ndarray, level: int,
                   prof: Profiler) -> tuple[CodedResidual, CodedDetail | None]:
@@ -278,7 +281,7 @@ class StreamEncoder:
         bits + lambda * SSE."""
         rc = self.codecs.residual
         coded = rc.encode(frame, pred, level, self.rd_skip, prof)
-        detail = encode_detail(frame, coded.recon, level, prof)
+        detail = encode_detail(frame, coded.recon, level, prof, self.layout >= 4)
         if coded.latents is None:
             return coded, detail
         lam = LAMBDAS[level - 1] / 3.0  # bits per 8-bit SSE, as residual.py's
@@ -295,7 +298,7 @@ class StreamEncoder:
 
         skip = np.ones_like(coded.skip)
         bare = rc.reconstruct(None, skip, pred, prof)  # the prediction, as the decoder rounds it
-        alone = encode_detail(frame, bare.recon, level, prof)
+        alone = encode_detail(frame, bare.recon, level, prof, self.layout >= 4)
         if cost(bare, alone) < cost(coded, detail):
             return bare, alone
         return coded, detail

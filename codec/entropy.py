@@ -41,7 +41,7 @@ from __future__ import annotations
 import math
 import os
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +61,8 @@ __all__ = [
     "default_scale_table",
     "encode_factorized",
     "encode_gaussian",
+    "encode_gaussian_chunks",
+    "GaussianChunkDecoder",
     "information_bits_factorized",
     "information_bits_gaussian",
     "load_tables",
@@ -491,10 +493,12 @@ def _split_escapes(values: np.ndarray, side: np.ndarray) -> tuple[np.ndarray, np
     )
 
 
-def _encode_sorted(
-    sym: np.ndarray, groups: list[tuple[int, int, int]], tables: _IntTables
-) -> bytes:
-    """Code ``sym`` (int32, grouped) where ``groups`` = (table, start, stop) in decode order."""
+def _push_sorted(
+    coder: Any, sym: np.ndarray, groups: list[tuple[int, int, int]], tables: _IntTables
+) -> None:
+    """Push ``sym`` (int32, grouped; ``groups`` = (table, start, stop) in decode order) onto
+    the ANS stack: the decoder pops the bins group by group, then the escapes' headers, then
+    their mantissas."""
     coded: list[tuple[Any, np.ndarray]] = []
     esc_vals: list[np.ndarray] = []
     esc_side: list[np.ndarray] = []
@@ -512,9 +516,6 @@ def _encode_sorted(
             esc_vals.append(np.where(above[esc], e - hi, lo - e))
             esc_side.append(below[esc])
         coded.append((tables.model(t), bins))
-    coder = _AnsCoder()
-    coder.encode_reverse(np.array([1], dtype=np.int32), _sentinel())
-    coder.encode_reverse(np.array([_digest(sym)], dtype=np.int32), _Uniform(2**16))
     if esc_vals:
         header, chunks = _split_escapes(np.concatenate(esc_vals), np.concatenate(esc_side))
         if chunks.shape[1]:
@@ -522,6 +523,16 @@ def _encode_sorted(
         coder.encode_reverse(header[0], _Uniform(), header[1])
     for model, bins in reversed(coded):
         coder.encode_reverse(bins, model)
+
+
+def _encode_sorted(
+    sym: np.ndarray, groups: list[tuple[int, int, int]], tables: _IntTables
+) -> bytes:
+    """Code ``sym`` (int32, grouped) where ``groups`` = (table, start, stop) in decode order."""
+    coder = _AnsCoder()
+    coder.encode_reverse(np.array([1], dtype=np.int32), _sentinel())
+    coder.encode_reverse(np.array([_digest(sym)], dtype=np.int32), _Uniform(2**16))
+    _push_sorted(coder, sym, groups, tables)
     return coder.get_compressed().astype("<u4").tobytes()
 
 
@@ -535,20 +546,24 @@ def _run_decoder(fn: Callable[[], Any], what: str) -> Any:
         raise ZVC69FormatError(f"entropy decoder: {what}: {e}") from e
 
 
-def _decode_sorted(
-    data: bytes, groups: list[tuple[int, int, int]], n: int, tables: _IntTables
-) -> np.ndarray:
-    """Inverse of ``_encode_sorted``: the grouped int32 values."""
+def _open_stream(data: bytes, n: int) -> Any:
+    """An ANS decoder over ``data`` that is to yield ``n`` symbols (None: no symbols)."""
     if n == 0:
         if len(data):
             raise ZVC69FormatError(f"entropy stream: {len(data)} bytes for zero symbols")
-        return np.zeros(0, dtype=np.int32)
+        return None
     if len(data) == 0:
         raise ZVC69FormatError(f"entropy stream is empty but {n} symbols are expected")
     if len(data) % 4:
         raise ZVC69FormatError(f"entropy stream length {len(data)} is not a multiple of 4")
     words = np.frombuffer(data, dtype="<u4").astype(np.uint32)
-    coder = _run_decoder(lambda: _AnsCoder(words), "invalid stream")
+    return _run_decoder(lambda: _AnsCoder(words), "invalid stream")
+
+
+def _pop_sorted(
+    coder: Any, groups: list[tuple[int, int, int]], n: int, tables: _IntTables
+) -> np.ndarray:
+    """Inverse of ``_push_sorted``: the grouped int32 values."""
     out = np.empty(n, dtype=np.int32)
     esc_pos: list[np.ndarray] = []
     esc_lo: list[np.ndarray] = []
@@ -586,14 +601,30 @@ def _decode_sorted(
         if values.min() < _INT32_MIN or values.max() > _INT32_MAX:
             raise ZVC69FormatError("entropy stream: escaped value outside int32")
         out[pos] = values
+    return out
+
+
+def _close_stream(coder: Any, values: np.ndarray) -> None:
+    """Check the stream's check value against the decoded ``values`` and its end marker."""
     check = _run_decoder(lambda: coder.decode(_Uniform(2**16), 1), "check value")
     end = _run_decoder(lambda: coder.decode(_sentinel(), 1), "end marker")
-    if int(check[0]) != _digest(out):
+    if int(check[0]) != _digest(values):
         raise ZVC69FormatError(
             "entropy stream check value mismatch (damaged, truncated or wrong tables)"
         )
     if int(end[0]) != 1 or not coder.is_empty():
         raise ZVC69FormatError("entropy stream is truncated, damaged or has trailing data")
+
+
+def _decode_sorted(
+    data: bytes, groups: list[tuple[int, int, int]], n: int, tables: _IntTables
+) -> np.ndarray:
+    """Inverse of ``_encode_sorted``: the grouped int32 values."""
+    coder = _open_stream(data, n)
+    if coder is None:
+        return np.zeros(0, dtype=np.int32)
+    out = _pop_sorted(coder, groups, n, tables)
+    _close_stream(coder, out)
     return out
 
 
@@ -663,6 +694,71 @@ def decode_gaussian(data: bytes, indexes: np.ndarray, tables: GaussianTables) ->
     out = np.empty(idx.size, dtype=np.int32)
     out[order] = grouped
     return out.reshape(idx_arr.shape)
+
+
+def encode_gaussian_chunks(chunks: Sequence[tuple[np.ndarray, np.ndarray]],
+                           tables: GaussianTables) -> bytes:
+    """Code a sequence of (symbols, indexes) chunks in one stream that `GaussianChunkDecoder`
+    reads back chunk by chunk, so that a chunk's indexes may depend on the symbols of the
+    chunks before it (context modelling). Each chunk is laid out as `encode_gaussian`'s
+    symbols; one check value and end marker close the stream. b"" when there are no symbols."""
+    prepared = []
+    for symbols, indexes in chunks:
+        sym = _check_symbols(symbols)
+        idx = _check_indexes(indexes, tables.num_tables, sym.shape)
+        order = _group_order(idx, tables.num_tables)
+        counts = np.bincount(idx, minlength=tables.num_tables)
+        prepared.append((sym.reshape(-1)[order], _groups_from_counts(counts)))
+    every = np.concatenate([s for s, _ in prepared]) if prepared else np.zeros(0, np.int32)
+    if every.size == 0:
+        return b""
+    coder = _AnsCoder()
+    coder.encode_reverse(np.array([1], dtype=np.int32), _sentinel())
+    coder.encode_reverse(np.array([_digest(every)], dtype=np.int32), _Uniform(2**16))
+    for sym, groups in reversed(prepared):
+        _push_sorted(coder, sym, groups, tables)
+    return coder.get_compressed().astype("<u4").tobytes()
+
+
+class GaussianChunkDecoder:
+    """Reads an `encode_gaussian_chunks` stream: `decode(indexes)` per chunk, then `finish()`.
+
+    ``total`` is the number of symbols in all chunks together (it tells an empty stream from
+    a damaged one). Bad data raise ZVC69FormatError."""
+
+    def __init__(self, data: bytes, total: int, tables: GaussianTables) -> None:
+        self.tables = tables
+        self.total = total
+        self._coder = _open_stream(bytes(data), total)
+        self._parts: list[np.ndarray] = []
+        self._done = 0
+
+    def decode(self, indexes: np.ndarray) -> np.ndarray:
+        """The next chunk's symbols (int32, ``indexes``' shape)."""
+        idx_arr = np.asarray(indexes)
+        try:
+            idx = _check_indexes(idx_arr, self.tables.num_tables, None)
+        except ValueError as e:
+            raise ZVC69FormatError(f"entropy decoder: {e}") from e
+        if self._done + idx.size > self.total:
+            raise ZVC69FormatError("entropy decoder: more symbols asked for than coded")
+        out = np.empty(idx.size, dtype=np.int32)
+        if idx.size:
+            order = _group_order(idx, self.tables.num_tables)
+            counts = np.bincount(idx, minlength=self.tables.num_tables)
+            grouped = _pop_sorted(self._coder, _groups_from_counts(counts), idx.size,
+                                  self.tables)
+            self._parts.append(grouped)
+            out[order] = grouped
+        self._done += idx.size
+        return out.reshape(idx_arr.shape)
+
+    def finish(self) -> None:
+        """Check that every symbol was read and the stream ends here."""
+        if self._done != self.total:
+            raise ZVC69FormatError(f"entropy decoder: {self._done} of {self.total} symbols read")
+        if self._coder is not None:
+            _close_stream(self._coder, np.concatenate(self._parts))
 
 
 def _information_bits(sym: np.ndarray, idx: np.ndarray, tables: _IntTables) -> np.ndarray:

@@ -1,6 +1,13 @@
 """P-frame payload: motion vectors, skip mask and residual latents, each its own section.
 
-Layout: u8 quality level, u8 motion block size (8 or 16), u8 vector precision (1, 2, 4 =
+Format 4 layout: u8 quality level (bits 0-3) and flags (bits 4-6: residual, detail layer,
+weights present), u8 motion byte (bit 0: 8x8 motion blocks, else 16x16; bits 1-2: vector
+precision code 0, 1, 2 = integer, half, quarter pel), LEB128 varint sizes of the motion, skip
+and z sections and, with a detail layer, of the y section, with weights the prediction
+weights (weights.py, 6 bytes), then the sections in that order and the detail section last
+(the last section runs to the end): 6 to 9 bytes of header where format 3 had 16 to 26.
+
+Format 1-3 layout: u8 quality level, u8 motion block size (8 or 16), u8 vector precision (1, 2, 4 =
 integer, half, quarter pel), u8 flags (bit 0: residual present, bit 1: detail layer present),
 u32 sizes of the motion, skip and z sections, with bit 1 a u32 size of the y section, with bit
 2 the prediction weights (weights.py, 6 bytes), then the motion, skip, z and y sections and the
@@ -14,6 +21,7 @@ import struct
 from dataclasses import dataclass
 
 from .errors import ZVC69FormatError
+from .varint import pack_uvarint, read_uvarint
 from .weights import SIZE as WEIGHTS_SIZE
 from .weights import Weights
 
@@ -22,6 +30,8 @@ _U32 = struct.Struct("<I")
 HAS_RESIDUAL = 1
 HAS_DETAIL = 2
 HAS_WEIGHTS = 4
+_PREC_CODE = {1: 0, 2: 1, 4: 2}  # vector precision 1/p -> 2-bit code (format 4)
+_PREC_OF_CODE = {v: k for k, v in _PREC_CODE.items()}
 
 
 @dataclass
@@ -36,11 +46,32 @@ class InterPayload:
     has_residual: bool
     detail_bytes: bytes = b""  # detail.DetailSection, packed; empty: no detail layer
     weights: Weights | None = None  # weighted prediction (weights.py); None: plain reference
+    layout: int = 4  # the format it was parsed from (3: format 1-3 header)
+
+    def _flags(self) -> int:
+        return ((HAS_RESIDUAL if self.has_residual else 0)
+                | (HAS_DETAIL if self.detail_bytes else 0)
+                | (HAS_WEIGHTS if self.weights is not None else 0))
+
+    def _head(self) -> bytes:
+        """Format 4: u8 level | flags << 4, u8 precision code << 1 | (block == 8), varint
+        lengths of the motion, skip, z (and, with a detail layer, y) sections, weights."""
+        head = bytes([self.level | self._flags() << 4,
+                      _PREC_CODE[self.precision] << 1 | (self.mv_block == 8)])
+        lengths = [self.mv_bytes, self.skip_bytes, self.z_bytes]
+        if self.detail_bytes:
+            lengths.append(self.y_bytes)
+        head += b"".join(pack_uvarint(len(x)) for x in lengths)
+        return head + (self.weights.pack() if self.weights is not None else b"")
 
     def pack(self) -> bytes:
-        flags = ((HAS_RESIDUAL if self.has_residual else 0)
-                 | (HAS_DETAIL if self.detail_bytes else 0)
-                 | (HAS_WEIGHTS if self.weights is not None else 0))
+        """Format 4 layout (`_head`, then the sections in order)."""
+        return (self._head() + self.mv_bytes + self.skip_bytes + self.z_bytes + self.y_bytes
+                + self.detail_bytes)
+
+    def pack_v3(self) -> bytes:
+        """Format 1-3 layout: u8 level, block, precision, flags, u32 lengths."""
+        flags = self._flags()
         head = _HEAD.pack(self.level, self.mv_block, self.precision, flags, len(self.mv_bytes),
                           len(self.skip_bytes), len(self.z_bytes))
         if self.detail_bytes:
@@ -51,7 +82,45 @@ class InterPayload:
                 + self.detail_bytes)
 
     @classmethod
-    def unpack(cls, data: bytes) -> InterPayload:
+    def unpack(cls, data: bytes, version: int = 4) -> InterPayload:
+        """Parse a P-frame payload of a format `version` stream."""
+        if version < 4:
+            return cls._unpack_v3(data)
+        if len(data) < 2:
+            raise ZVC69FormatError(f"P-frame payload of {len(data)} bytes is too short", 0)
+        level, flags = data[0] & 15, data[0] >> 4
+        if not 1 <= level <= 8:
+            raise ZVC69FormatError(f"P-frame quality level {level} is not in 1..8", 0)
+        if flags & ~(HAS_RESIDUAL | HAS_DETAIL | HAS_WEIGHTS):
+            raise ZVC69FormatError(f"P-frame flags {flags:#x} name unknown sections", 0)
+        if data[1] >> 3 or (data[1] >> 1) not in _PREC_OF_CODE:
+            raise ZVC69FormatError(f"P-frame motion byte {data[1]:#x} is not valid", 1)
+        block, prec = 8 if data[1] & 1 else 16, _PREC_OF_CODE[data[1] >> 1]
+        p, lengths = 2, []
+        for name in ("motion", "skip map", "z", "y")[: 4 if flags & HAS_DETAIL else 3]:
+            n, p = read_uvarint(data, p, f"P-frame {name} length")
+            lengths.append(n)
+        weights = None
+        if flags & HAS_WEIGHTS:
+            if p + WEIGHTS_SIZE > len(data):
+                raise ZVC69FormatError("P-frame payload is too short for its weights", p)
+            weights = Weights.unpack(data[p : p + WEIGHTS_SIZE])
+            p += WEIGHTS_SIZE
+        if p + sum(lengths) > len(data):
+            raise ZVC69FormatError(f"P-frame sections ({p + sum(lengths)} bytes) run past the "
+                                   f"payload ({len(data)} bytes)", p)
+        parts = []
+        for n in lengths:
+            parts.append(data[p : p + n])
+            p += n
+        if not flags & HAS_DETAIL:
+            parts.append(data[p:])
+            p = len(data)
+        return cls(level, block, prec, parts[0], parts[1], parts[2], parts[3],
+                   bool(flags & HAS_RESIDUAL), data[p:], weights)
+
+    @classmethod
+    def _unpack_v3(cls, data: bytes) -> InterPayload:
         if len(data) < _HEAD.size:
             raise ZVC69FormatError(f"P-frame payload of {len(data)} bytes is too short", 0)
         level, block, prec, flags, n_mv, n_skip, n_z = _HEAD.unpack_from(data)
@@ -83,13 +152,15 @@ class InterPayload:
         z, p = data[p : p + n_z], p + n_z
         has_res = bool(flags & HAS_RESIDUAL)
         if n_y is None:
-            return cls(level, block, prec, mv, skip, z, data[p:], has_res, weights=weights)
+            return cls(level, block, prec, mv, skip, z, data[p:], has_res, weights=weights,
+                       layout=3)
         return cls(level, block, prec, mv, skip, z, data[p : p + n_y], has_res, data[p + n_y :],
-                   weights)
+                   weights, layout=3)
 
     def bits(self) -> dict[str, int]:
-        head = _HEAD.size + (_U32.size if self.detail_bytes else 0) + (
-            WEIGHTS_SIZE if self.weights is not None else 0)
+        head = len(self._head()) if self.layout >= 4 else len(self.pack_v3()) - sum(
+            len(x) for x in (self.mv_bytes, self.skip_bytes, self.z_bytes, self.y_bytes,
+                             self.detail_bytes))
         return {"header": 8 * head, "motion": 8 * len(self.mv_bytes),
                 "skip": 8 * len(self.skip_bytes), "hyperprior": 8 * len(self.z_bytes),
                 "residual": 8 * len(self.y_bytes), "detail": 8 * len(self.detail_bytes)}

@@ -28,6 +28,7 @@ import constriction
 import numpy as np
 
 from codec.errors import ZVC69FormatError
+from codec.varint import pack_uvarint, read_uvarint
 
 K = 30  # differences in -K..K are coded directly, larger ones escape
 _ESC = 2 * K + 1
@@ -95,35 +96,6 @@ def _fit(sym: np.ndarray) -> tuple[int, int]:
     return z, best_t
 
 
-def _leb128(values: list[int]) -> bytes:
-    out = bytearray()
-    for v in values:
-        while True:
-            byte = v & 0x7F
-            v >>= 7
-            if v:
-                out.append(byte | 0x80)
-            else:
-                out.append(byte)
-                break
-    return bytes(out)
-
-
-def _read_leb128(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if pos >= len(data):
-            raise ZVC69FormatError("motion-vector header is truncated", pos)
-        byte = data[pos]
-        value |= (byte & 0x7F) << shift
-        pos += 1
-        if not byte & 0x80:
-            return value, pos
-        shift += 7
-        if shift > 28:
-            raise ZVC69FormatError("motion-vector length field is too long", pos)
-
-
 def _decode_escapes(buf: bytes, offset: int) -> np.ndarray:
     """All zigzag LEB128 values (each at most 5 bytes) in buf, vectorised."""
     b = np.frombuffer(buf, dtype=np.uint8).astype(np.int64)
@@ -168,9 +140,9 @@ def encode_mvs(mv: np.ndarray, precision: int = 4) -> bytes:
     zx, tx, zy, ty = header[1:5]
     coder.encode_reverse(syms[1], _model(zy, ty))
     coder.encode_reverse(syms[0], _model(zx, tx))
-    esc = _leb128(escapes)
+    esc = b"".join(pack_uvarint(v) for v in escapes)
     words = coder.get_compressed().astype("<u4").tobytes()
-    return bytes(header) + _leb128([len(esc)]) + esc + words
+    return bytes(header) + pack_uvarint(len(esc)) + esc + words
 
 
 @lru_cache(maxsize=16)
@@ -218,7 +190,7 @@ def decode_mvs(data: bytes, rows: int, cols: int, precision: int = 4) -> np.ndar
     if len(data) < 6:
         raise ZVC69FormatError("motion-vector header is truncated", len(data))
     zx, tx, zy, ty = data[1:5]
-    n_esc, pos = _read_leb128(data, 5)
+    n_esc, pos = read_uvarint(data, 5, "motion-vector escape length")
     if pos + n_esc > len(data):
         raise ZVC69FormatError("motion-vector escape section is truncated", pos)
     esc = _decode_escapes(data[pos : pos + n_esc], pos)

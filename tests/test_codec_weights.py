@@ -36,7 +36,9 @@ def test_weights_section_round_trips_and_rejects_zero():
         W.Weights.unpack(bytes([0, 64, 64, 0, 0, 0]))
     p = InterPayload(3, 16, 4, b"m", b"\x01", b"", b"", False, b"", wts)
     q = InterPayload.unpack(p.pack())
-    assert q.weights == wts and q.mv_bytes == b"m" and q.bits()["header"] == 8 * (16 + 6)
+    assert q.weights == wts and q.mv_bytes == b"m" and q.bits()["header"] == 8 * (2 + 3 + 6)
+    old = InterPayload.unpack(p.pack_v3(), 3)
+    assert old.weights == wts and old.mv_bytes == b"m" and old.bits()["header"] == 8 * (16 + 6)
 
 
 def test_fade_costs_less_with_weights_and_decodes_exactly(tmp_path, monkeypatch):
@@ -51,6 +53,7 @@ def test_fade_costs_less_with_weights_and_decodes_exactly(tmp_path, monkeypatch)
         for i, (frame, _) in enumerate(dec.frames()):
             assert np.array_equal(frame, recons[i]), f"frame {i} differs"
         payloads = [InterPayload.unpack(dec.reader.read_frame(n)[1]) for n in range(1, 5)]
+        assert dec.header.version_major == 4
     assert all(p.weights is not None for p in payloads)
     monkeypatch.setattr(codec.encoder, "estimate_weights", lambda frame, ref: None)
     _, plain = encode(tmp_path / "p.zvc69", frames, quality=4)
