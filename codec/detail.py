@@ -193,7 +193,7 @@ def _scale_indexes(scales: np.ndarray, n: int) -> np.ndarray:
 
 def context_ids(q: np.ndarray) -> np.ndarray:
     """Format 4 context of every coefficient of q (n, 3, 8, 8): see CTX_OFFSETS."""
-    a = np.abs(q.astype(np.int32))
+    a = np.minimum(np.abs(q.astype(np.int64)), 3)  # int64: |int32 min| fits
     nb = np.zeros_like(a)
     nb[..., :, 1:] += a[..., :, :-1]
     nb[..., 1:, :] += a[..., :-1, :]
@@ -229,14 +229,14 @@ def decode_coefficients(data: bytes, k: int, scales: np.ndarray) -> np.ndarray:
     dec = entropy.GaussianChunkDecoder(data, k * 3 * B * B, coef_tables())
     base = scales.astype(np.int32)[:, BANDS]  # (3, 8, 8)
     for axes, u, v in _passes():
-        a = np.abs(q[:, axes])
-        left = np.where(v > 0, a[:, :, u, np.maximum(v - 1, 0)], 0)
-        up = np.where(u > 0, a[:, :, np.maximum(u - 1, 0), v], 0)
-        ctx = 4 * np.minimum(left + up, 3)
+        sub = q[:, axes[0] : axes[-1] + 1]  # a view
+        left = np.where(v > 0, np.abs(sub[:, :, u, np.maximum(v - 1, 0)].astype(np.int64)), 0)
+        up = np.where(u > 0, np.abs(sub[:, :, np.maximum(u - 1, 0), v].astype(np.int64)), 0)
+        ctx = 4 * np.minimum(np.minimum(left, 3) + np.minimum(up, 3), 3)
         if axes[0]:
-            ctx += 1 + np.minimum(np.abs(q[:, :1, u, v]), 2)
+            ctx += 1 + np.minimum(np.abs(q[:, :1, u, v].astype(np.int64)), 2)
         idx = np.clip(base[axes][:, u, v][None] + CTX_OFFSETS[ctx], 0, SCALE_LEVELS - 1)
-        q[:, axes[0] : axes[-1] + 1, u, v] = dec.decode(idx)
+        sub[:, :, u, v] = dec.decode(idx)
     dec.finish()
     return q
 

@@ -147,6 +147,8 @@ def test_context_coding_round_trips_and_saves_bits():
     q = np.round(rng.laplace(0, 1, (300, 3, 8, 8)) * energy * [[[[1.0]], [[0.5]], [[0.4]]]])
     q = q.astype(np.int32)
     q[5, 0, 0, 0] = 3000  # an escape
+    q[6, 0, 0, 0] = -(2**31) + 1  # the extreme of int32 (a damaged stream can decode one)
+    q[6, 0, 0, 1] = 2**31 - 1
     scales = D._fit_scales(q, D.coef_tables(), True)
     data = D.encode_coefficients(q, scales)
     assert np.array_equal(D.decode_coefficients(data, len(q), scales), q)
