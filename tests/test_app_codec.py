@@ -149,7 +149,12 @@ def test_ui_thread_stays_responsive_while_decoding(qtbot, window, stream):
     timer.stop()
     window.player.pause()
     assert len(window.player.timings) >= 5
-    assert max(gaps[1:]) < 0.1, f"UI thread blocked for {max(gaps[1:]) * 1000:.0f} ms"
+    # Decoding on the UI thread would stall every frame; a loaded machine can preempt the
+    # process once (seen: one 103 ms gap while a benchmark ran beside the tests), so one gap
+    # may reach 300 ms, every other must stay under 100 ms.
+    worst, second = sorted(gaps[1:])[-1], sorted(gaps[1:])[-2]
+    assert worst < 0.3 and second < 0.1, f"UI thread blocked for {worst * 1000:.0f} ms, " \
+        f"then {second * 1000:.0f} ms"
 
 
 def test_cut_off_stream_opens_with_a_damage_note(qtbot, window, stream, tmp_path):
