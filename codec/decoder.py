@@ -41,6 +41,8 @@ from .stats import BIT_PARTS, FrameStats
 from .warp import warp
 from .weights import apply as apply_weights
 
+_DetailSide = tuple[DetailSection, np.ndarray] | None  # a parsed section, its flagged blocks
+
 
 @dataclass
 class _Prepared:
@@ -108,8 +110,10 @@ class StreamDecoder:
                           keyframe=fh.frame_type == FrameType.I, block_size=BLOCK,
                           size_bytes=fh.payload_size + 32)
 
-    def _side_info(self, n: int, fh: FrameHeader, payload: bytes,
-                   prof: Profiler) -> tuple[FrameStats, IntraPayload | InterPayload, np.ndarray]:
+    def _side_info(self, n: int, fh: FrameHeader, payload: bytes, prof: Profiler
+                   ) -> tuple[FrameStats, IntraPayload | InterPayload, np.ndarray, _DetailSide]:
+        """Stats, payload and skip mask of a frame; for a P-frame with a detail layer also its
+        parsed section and flagged-block mask (for `_detail`, so they are read once)."""
         st = self._stats(n, fh)
         rows, cols = -(-self.height // BLOCK), -(-self.width // BLOCK)
         with prof.stage("parse"):
@@ -118,12 +122,12 @@ class StreamDecoder:
                 st.bits = ip.bits()
                 st.quality = ip.level
                 if ip.refine is None:
-                    return st, ip, np.zeros((0, 0), bool)
+                    return st, ip, np.zeros((0, 0), bool), None
                 st.refine_quality = ip.refine.level
                 skip = decode_skip(ip.refine.skip_bytes, self._pad[0] // BLOCK,
                                    self._pad[1] // BLOCK)
                 st.skip = skip[:rows, :cols].copy()
-                return st, ip, skip
+                return st, ip, skip, None
             if fh.frame_type != FrameType.P:
                 raise ZVC69FormatError(f"frame {n}: B-frames are not supported by this decoder")
             pp = InterPayload.unpack(payload, self._version)
@@ -134,19 +138,21 @@ class StreamDecoder:
                                -(-self.width // pp.mv_block), pp.precision)
             skip = decode_skip(pp.skip_bytes, self._pad[0] // BLOCK, self._pad[1] // BLOCK)
             shown = skip  # reported: blocks that get no residual at all (nor detail)
+            side = None
             if pp.detail_bytes:
                 section = DetailSection.unpack(pp.detail_bytes, self._version)
                 keep8 = flagged_blocks(section, self.height, self.width)
                 shown = skip & ~any_on_latent_grid(keep8, *skip.shape)
+                side = (section, keep8)
             st.skip = shown[:rows, :cols].copy()
-            return st, pp, skip
+            return st, pp, skip, side
 
     def scan(self) -> list[FrameStats]:
         """Side information of every frame, without running any network."""
         out = []
         for n in range(self.num_frames):
             prof = Profiler()
-            st, _, _ = self._side_info(n, *self._read(n, prof), prof)
+            st = self._side_info(n, *self._read(n, prof), prof)[0]
             st.timings = prof.take()
             out.append(st)
         return out
@@ -155,7 +161,7 @@ class StreamDecoder:
         """Stage 1, independent of the reference: read, parse, entropy-decode the latents."""
         prof = Profiler()
         fh, payload = self._read(n, prof)
-        st, p, skip = self._side_info(n, fh, payload, prof)
+        st, p, skip, side = self._side_info(n, fh, payload, prof)
         if isinstance(p, IntraPayload):
             lat = self.codecs.intra.decode_latents(p, self.height, self.width, prof)
             r = p.refine
@@ -164,15 +170,18 @@ class StreamDecoder:
             return _Prepared(st, p, skip, lat, prof, refine, self._detail(p.detail_bytes, prof))
         lat = self.codecs.residual.decode_latents(p.z_bytes, p.y_bytes, p.level, skip,
                                                   self._pad, prof)
-        return _Prepared(st, p, skip, lat, prof, detail=self._detail(p.detail_bytes, prof))
+        return _Prepared(st, p, skip, lat, prof,
+                         detail=self._detail(p.detail_bytes, prof, side))
 
-    def _detail(self, data: bytes, prof: Profiler
+    def _detail(self, data: bytes, prof: Profiler, side: _DetailSide = None
                 ) -> tuple[DetailSection, np.ndarray, np.ndarray] | None:
-        """Entropy-decode a frame's detail section (empty: none)."""
+        """Entropy-decode a frame's detail section (empty: none); `side`: the section and
+        flagged-block mask `_side_info` already read."""
         if not data:
             return None
-        section = DetailSection.unpack(data, self._version)
-        keep, q = decode_symbols(section, self.height, self.width, prof)
+        section, keep = side if side is not None else (
+            DetailSection.unpack(data, self._version), None)
+        keep, q = decode_symbols(section, self.height, self.width, prof, keep)
         return section, keep, q
 
     def _finish(self, prep: _Prepared) -> tuple[np.ndarray, FrameStats]:

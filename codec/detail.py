@@ -115,13 +115,17 @@ class DetailSection:
         """Format 4 sections code coefficients with context modelling."""
         return self.level > 0
 
-    def pack(self) -> bytes:
+    def _head(self) -> bytes:
+        """Everything before the flag map (format 4 or, with level 0, format 3)."""
         if self.level:
             bits = np.unpackbits(self.scales.astype(np.uint8).reshape(-1, 1), axis=1)[:, 2:]
             return (bytes([self.level]) + np.packbits(bits.ravel()).tobytes()
-                    + pack_uvarint(len(self.flags_bytes)) + self.flags_bytes + self.coef_bytes)
+                    + pack_uvarint(len(self.flags_bytes)))
         return (_HEAD.pack(*self.steps16) + self.scales.astype(np.uint8).tobytes()
-                + struct.pack("<I", len(self.flags_bytes)) + self.flags_bytes + self.coef_bytes)
+                + struct.pack("<I", len(self.flags_bytes)))
+
+    def pack(self) -> bytes:
+        return self._head() + self.flags_bytes + self.coef_bytes
 
     @classmethod
     def unpack(cls, data: bytes, version: int = 4) -> DetailSection:
@@ -156,7 +160,7 @@ class DetailSection:
                    data[head + n_flags :])
 
     def bits(self) -> int:
-        return 8 * len(self.pack())
+        return 8 * (len(self._head()) + len(self.flags_bytes) + len(self.coef_bytes))
 
 
 @dataclass
@@ -202,13 +206,21 @@ def context_ids(q: np.ndarray) -> np.ndarray:
     return ctx
 
 
+def _offsets(q: np.ndarray, contexts: bool) -> np.ndarray:
+    """The table-index offset of every coefficient of q: by context (format 4) or 0."""
+    return CTX_OFFSETS[context_ids(q)] if contexts else np.zeros(q.shape, np.int32)
+
+
+def _with_offsets(scales: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """(3, NBANDS) scale indexes plus per-coefficient offsets (n, 3, 8, 8), clipped."""
+    base = _scale_indexes(scales, len(off))
+    return np.clip(base + off, 0, SCALE_LEVELS - 1).astype(np.int32)
+
+
 def table_indexes(q: np.ndarray, scales: np.ndarray, contexts: bool = True) -> np.ndarray:
     """Table index of every coefficient of q (n, 3, 8, 8): its axis and band's scale, plus
     its context's offset (format 4) or not (format 3)."""
-    base = _scale_indexes(scales, len(q))
-    if not contexts:
-        return np.ascontiguousarray(base)
-    return np.clip(base + CTX_OFFSETS[context_ids(q)], 0, SCALE_LEVELS - 1).astype(np.int32)
+    return _with_offsets(scales, _offsets(q, contexts))
 
 
 def _passes() -> list[tuple[list[int], np.ndarray, np.ndarray]]:
@@ -216,9 +228,12 @@ def _passes() -> list[tuple[list[int], np.ndarray, np.ndarray]]:
     return [(axes, u, v) for axes in ([0], [1, 2]) for u, v in _DIAGS]
 
 
-def encode_coefficients(q: np.ndarray, scales: np.ndarray) -> bytes:
-    """Format 4 coefficient stream of the flagged blocks' q (k, 3, 8, 8)."""
-    idx = table_indexes(q, scales)
+def encode_coefficients(q: np.ndarray, scales: np.ndarray,
+                        idx: np.ndarray | None = None) -> bytes:
+    """Format 4 coefficient stream of the flagged blocks' q (k, 3, 8, 8); idx: their
+    `table_indexes`, when already known."""
+    if idx is None:
+        idx = table_indexes(q, scales)
     chunks = [(q[:, axes][:, :, u, v], idx[:, axes][:, :, u, v]) for axes, u, v in _passes()]
     return entropy.encode_gaussian_chunks(chunks, coef_tables())
 
@@ -262,12 +277,11 @@ def _apply(base: np.ndarray, res: np.ndarray, rows: int, cols: int) -> np.ndarra
     return np.clip(base.astype(np.int64) + r, 0, 255).astype(np.uint8)
 
 
-def _fit_scales(q: np.ndarray, tables: entropy.GaussianTables, contexts: bool) -> np.ndarray:
+def _fit_scales(q: np.ndarray, off: np.ndarray, tables: entropy.GaussianTables) -> np.ndarray:
     """Per axis and band, the scale index that codes the symbols q (n, 3, 8, 8), with their
-    context offsets (format 4), in the fewest bits, searched around the one matching their
-    RMS."""
+    table-index offsets `off` (`_offsets`), in the fewest bits, searched around the one
+    matching their RMS."""
     out = np.zeros((3, NBANDS), np.uint8)
-    off = CTX_OFFSETS[context_ids(q)] if contexts else np.zeros(q.shape, np.int32)
     for a in range(3):
         for b in range(NBANDS):
             m = BANDS == b
@@ -313,15 +327,17 @@ def encode_detail(frame: np.ndarray, base: np.ndarray, level: int, prof: Profile
     with prof.stage("entropy_encode"):
         nz = np.flatnonzero(q.reshape(len(q), -1).any(1))  # only these can be worth coding
         qn, gain_n = q[nz], gain[nz]
+        off_n = _offsets(qn, contexts)  # contexts depend on the block alone: once
         kept = np.ones(len(nz), bool)
         scales = np.zeros((3, NBANDS), np.uint8)
         bits_n = np.zeros(len(nz))
+        idx_n = np.zeros(qn.shape, np.int32)
         for _ in range(2):  # scales fitted to the kept blocks, blocks kept that pay
             if not kept.any():
                 return None
-            scales = _fit_scales(qn[kept], tables, contexts)
-            bits_n = entropy.information_bits_gaussian(
-                qn, table_indexes(qn, scales, contexts), tables).sum((1, 2, 3))
+            scales = _fit_scales(qn[kept], off_n[kept], tables)
+            idx_n = _with_offsets(scales, off_n)
+            bits_n = entropy.information_bits_gaussian(qn, idx_n, tables).sum((1, 2, 3))
             kept = lam * gain_n > bits_n + 1.0
         if not kept.any():
             return None
@@ -331,10 +347,11 @@ def encode_detail(frame: np.ndarray, base: np.ndarray, level: int, prof: Profile
         bits[nz] = bits_n
         qk = np.ascontiguousarray(q[keep])
         flags = encode_skip(~keep.reshape(rows, cols))
+        idx_k = np.ascontiguousarray(idx_n[kept])  # qk's rows, in the same order
         if contexts:
-            coef = encode_coefficients(qk, scales)
+            coef = encode_coefficients(qk, scales, idx_k)
         else:
-            coef = entropy.encode_gaussian(qk, table_indexes(qk, scales, False), tables)
+            coef = entropy.encode_gaussian(qk, idx_k, tables)
     section = DetailSection(steps16, scales, flags, coef, level if contexts else 0)
     if lam * float(gain[keep].sum()) <= section.bits():
         return None  # the whole layer does not pay for itself
@@ -346,12 +363,14 @@ def encode_detail(frame: np.ndarray, base: np.ndarray, level: int, prof: Profile
     return CodedDetail(section, recon, bits_map, keep.reshape(rows, cols))
 
 
-def decode_symbols(section: DetailSection, height: int, width: int,
-                   prof: Profiler) -> tuple[np.ndarray, np.ndarray]:
-    """Entropy decoding only: (flagged-block mask (rows, cols), coefficients (k, 3, 8, 8))."""
+def decode_symbols(section: DetailSection, height: int, width: int, prof: Profiler,
+                   keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Entropy decoding only: (flagged-block mask (rows, cols), coefficients (k, 3, 8, 8));
+    keep: the section's `flagged_blocks`, when already decoded."""
     tables = coef_tables()
     with prof.stage("entropy_decode"):
-        keep = flagged_blocks(section, height, width)
+        if keep is None:
+            keep = flagged_blocks(section, height, width)
         k = int(keep.sum())
         if section.contexts:
             return keep, decode_coefficients(section.coef_bytes, k, section.scales)

@@ -69,16 +69,17 @@ class InterPayload:
         return (self._head() + self.mv_bytes + self.skip_bytes + self.z_bytes + self.y_bytes
                 + self.detail_bytes)
 
-    def pack_v3(self) -> bytes:
-        """Format 1-3 layout: u8 level, block, precision, flags, u32 lengths."""
-        flags = self._flags()
-        head = _HEAD.pack(self.level, self.mv_block, self.precision, flags, len(self.mv_bytes),
-                          len(self.skip_bytes), len(self.z_bytes))
+    def _head_v3(self) -> bytes:
+        """Format 1-3: u8 level, block, precision, flags, u32 lengths, weights."""
+        head = _HEAD.pack(self.level, self.mv_block, self.precision, self._flags(),
+                          len(self.mv_bytes), len(self.skip_bytes), len(self.z_bytes))
         if self.detail_bytes:
             head += _U32.pack(len(self.y_bytes))
-        if self.weights is not None:
-            head += self.weights.pack()
-        return (head + self.mv_bytes + self.skip_bytes + self.z_bytes + self.y_bytes
+        return head + (self.weights.pack() if self.weights is not None else b"")
+
+    def pack_v3(self) -> bytes:
+        """Format 1-3 layout (`_head_v3`, then the sections in order)."""
+        return (self._head_v3() + self.mv_bytes + self.skip_bytes + self.z_bytes + self.y_bytes
                 + self.detail_bytes)
 
     @classmethod
@@ -101,9 +102,7 @@ class InterPayload:
             n, p = read_uvarint(data, p, f"P-frame {name} length")
             lengths.append(n)
         weights = None
-        if flags & HAS_WEIGHTS:
-            if p + WEIGHTS_SIZE > len(data):
-                raise ZVC69FormatError("P-frame payload is too short for its weights", p)
+        if flags & HAS_WEIGHTS:  # Weights.unpack names a short field
             weights = Weights.unpack(data[p : p + WEIGHTS_SIZE])
             p += WEIGHTS_SIZE
         if p + sum(lengths) > len(data):
@@ -158,9 +157,7 @@ class InterPayload:
                    weights, layout=3)
 
     def bits(self) -> dict[str, int]:
-        head = len(self._head()) if self.layout >= 4 else len(self.pack_v3()) - sum(
-            len(x) for x in (self.mv_bytes, self.skip_bytes, self.z_bytes, self.y_bytes,
-                             self.detail_bytes))
-        return {"header": 8 * head, "motion": 8 * len(self.mv_bytes),
+        head = self._head() if self.layout >= 4 else self._head_v3()
+        return {"header": 8 * len(head), "motion": 8 * len(self.mv_bytes),
                 "skip": 8 * len(self.skip_bytes), "hyperprior": 8 * len(self.z_bytes),
                 "residual": 8 * len(self.y_bytes), "detail": 8 * len(self.detail_bytes)}

@@ -149,12 +149,12 @@ def test_context_coding_round_trips_and_saves_bits():
     q[5, 0, 0, 0] = 3000  # an escape
     q[6, 0, 0, 0] = -(2**31) + 1  # the extreme of int32 (a damaged stream can decode one)
     q[6, 0, 0, 1] = 2**31 - 1
-    scales = D._fit_scales(q, D.coef_tables(), True)
+    scales = D._fit_scales(q, D._offsets(q, True), D.coef_tables())
     data = D.encode_coefficients(q, scales)
     assert np.array_equal(D.decode_coefficients(data, len(q), scales), q)
     with pytest.raises(ZVC69FormatError):
         D.decode_coefficients(data[:-4], len(q), scales)
-    plain_scales = D._fit_scales(q, D.coef_tables(), False)
+    plain_scales = D._fit_scales(q, D._offsets(q, False), D.coef_tables())
     plain = entropy.encode_gaussian(q, D.table_indexes(q, plain_scales, False), D.coef_tables())
     assert len(data) < 0.97 * len(plain), (len(data), len(plain))
 
