@@ -18,6 +18,7 @@ import numpy as np
 from . import container
 from .backend import Backend
 from .container import ContainerWriter, FileHeader, FrameType
+from .deblock import deblock
 from .detail import CodedDetail, any_on_latent_grid, encode_detail, to_latent_grid
 from .errors import SourceError, ZVC69Error
 from .hyperprior import HyperpriorCoder
@@ -69,6 +70,20 @@ I_LEVEL = (3, 4, 5, 6, 6, 7, 8, 8)
 # (which the BD-rate does not tell from q, q, q, q+1), Q2-Q7: BD-rate (Y) -1.1 % (carphone,
 # 30 frames), -4.2 % (bigbuckbunny 480x270, 15 frames); every other frame: -1.3 %, -1.3 %.
 ANCHOR_EVERY = 4
+# The detail layer's choices (which 8x8 blocks send coefficients) in GOPs weigh distortion at
+# DETAIL_WEIGHT_* times the level's price: a frame's reconstruction is the reference of the
+# next, so its error costs more than once (as x264's macroblock tree reasons). 12-frame runs,
+# Q1/3/5/7, BD-rate Y against weight 1: (I, P) = (2, 2): carphone -4.7, sintel -2.6,
+# bigbuckbunny (640x360) -3.6, megamind (360x264) -2.3, vtest (384x288) -6.0 %; (2, 3) and
+# (3, 3) about the same; (2, 1) -1.5 %, (1, 2) -3.9 % (carphone). Stills (gop 1) use 1.
+DETAIL_WEIGHT_I = 2.0
+DETAIL_WEIGHT_P = 2.0
+DETAIL_WEIGHT_STILL = 1.0
+# All-intra streams (gop 1, stills) code the detail layer with format 4's coarser steps
+# (intra_rd BD-rate vs JPEG -3.5 %, with format 5's -2.0 %); GOP keyframes, as references,
+# gain from the finer ones (12 frames, Q1/3/5/7, coarse keyframes: carphone +0.8,
+# bigbuckbunny 640x360 +8.0, megamind 360x264 -0.1 %).
+COARSE_STILLS = True
 
 
 def luma_psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -143,6 +158,7 @@ class StreamEncoder:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.writer = ContainerWriter(self.path, header)
         self.layout = container.VERSION[0]  # payload layouts: format 4, or 3 (old readers)
+        self.deblock = self.layout >= 5  # in-loop deblocking (deblock.py)
         self.stats: list[FrameStats] = []
         self._ref: np.ndarray | None = None
         self._hist: np.ndarray | None = None
@@ -212,12 +228,15 @@ class StreamEncoder:
             bits_map = bits_map + coded.latents.bits_map
             st.skip = coded.skip[:rows, :cols].copy()
             st.residual_energy = coded.energy[:rows, :cols].copy()
-        detail = encode_detail(frame, recon, level if self.gop > 1 else q, prof,
-                               self.layout >= 4)
+        still = self.gop == 1
+        detail = encode_detail(frame, recon, q if still else level, prof, self.layout,
+                               DETAIL_WEIGHT_STILL if still else DETAIL_WEIGHT_I,
+                               still and COARSE_STILLS)
         if detail is not None:
             payload.detail_bytes = detail.section.pack()
             base = recon
             recon = detail.recon
+            recon = self._deblocked(detail, prof)
             lat_rows, lat_cols = bits_map.shape
             bits_map = bits_map + to_latent_grid(detail.bits_map, lat_rows, lat_cols)
             energy = block_energy(recon, base.astype(np.float32), bits_map.shape)[:rows, :cols]
@@ -258,6 +277,7 @@ class StreamEncoder:
         bits_map = lat.bits_map if lat else np.zeros(coded.skip.shape, np.float32)
         if detail is not None:
             recon = detail.recon
+            recon = self._deblocked(detail, prof)
             energy = block_energy(recon, pred, coded.skip.shape)
             bits_map = bits_map + to_latent_grid(detail.bits_map, *coded.skip.shape)
         payload = InterPayload(level, p.block, p.subpel, mv_bytes, skip_bytes,
@@ -275,6 +295,13 @@ class StreamEncoder:
                         bits_per_block=bits_map[:rows, :cols].copy())
         return (payload.pack() if self.layout >= 4 else payload.pack_v3()), recon, st
 
+    def _deblocked(self, detail: CodedDetail, prof: Profiler) -> np.ndarray:
+        """The detail layer's reconstruction, deblocked where the format does so."""
+        if not self.deblock or not detail.section.level:
+            return detail.recon
+        with prof.stage("deblock"):
+            return deblock(detail.recon, detail.keep, detail.section.level)
+
     def _residual(self, frame: np.ndarray, pred: np.ndarray, level: int,
                   prof: Profiler) -> tuple[CodedResidual, CodedDetail | None]:
         """The learned residual and the detail layer on top of it; where the learned residual
@@ -282,7 +309,8 @@ class StreamEncoder:
         bits + lambda * SSE."""
         rc = self.codecs.residual
         coded = rc.encode(frame, pred, level, self.rd_skip, prof)
-        detail = encode_detail(frame, coded.recon, level, prof, self.layout >= 4)
+        detail = encode_detail(frame, coded.recon, level, prof, self.layout,
+                               DETAIL_WEIGHT_P)
         if coded.latents is None:
             return coded, detail
         lam = LAMBDAS[level - 1] / 3.0  # bits per 8-bit SSE, as residual.py's
@@ -299,7 +327,8 @@ class StreamEncoder:
 
         skip = np.ones_like(coded.skip)
         bare = rc.reconstruct(None, skip, pred, prof)  # the prediction, as the decoder rounds it
-        alone = encode_detail(frame, bare.recon, level, prof, self.layout >= 4)
+        alone = encode_detail(frame, bare.recon, level, prof, self.layout,
+                              DETAIL_WEIGHT_P)
         if cost(bare, alone) < cost(coded, detail):
             return bare, alone
         return coded, detail

@@ -35,6 +35,7 @@ STAGES = (
     "residual_analysis",
     "residual_synthesis",
     "detail_transform",
+    "deblock",
     "from_tensor",
 )
 

@@ -129,7 +129,7 @@ def test_format_4_section_is_compact_and_names_bad_fields():
     assert back.level == 5 and back.steps16 == D.STEPS16[4] and back.contexts
     assert np.array_equal(back.scales, scales)
     assert (back.flags_bytes, back.coef_bytes) == (b"\x01\x02", b"abcd")
-    with pytest.raises(ZVC69FormatError, match="level 9"):
+    with pytest.raises(ZVC69FormatError, match="level byte 9"):
         D.DetailSection.unpack(bytes([9]) + data[1:])
     with pytest.raises(ZVC69FormatError, match="block-flag map"):
         D.DetailSection.unpack(data[:15] + bytes([100]) + data[16:])
@@ -212,3 +212,18 @@ def test_damaged_sections_fail_with_format_errors_only():
         except ZVC69FormatError:
             failures += 1
     assert failures > 30
+
+
+def test_format_5_level_byte_selects_the_step_table():
+    scales = np.zeros((3, D.NBANDS), np.uint8)
+    for coarse, table in ((False, D.STEPS16), (True, D.STEPS16_V4)):
+        sec = D.DetailSection(table[2], scales, b"\x01", b"", 3, coarse)
+        data = sec.pack()
+        assert data[0] == 3 + 16 * coarse
+        back = D.DetailSection.unpack(data, 5)
+        assert (back.level, back.coarse, back.steps16) == (3, coarse, table[2])
+    assert D.STEPS16[2][0] < D.STEPS16_V4[2][0]
+    with pytest.raises(ZVC69FormatError, match="level byte 19"):
+        D.DetailSection.unpack(bytes([19]) + data[1:], 4)  # no table bit before format 5
+    with pytest.raises(ZVC69FormatError, match="level byte 51"):
+        D.DetailSection.unpack(bytes([51]) + data[1:], 5)

@@ -1,0 +1,67 @@
+"""In-loop deblocking (format 5): the filter itself and streams with and without it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from codec.api import StreamDecoder, shared_codecs
+from codec.deblock import deblock, thresholds
+from tests.codec_helpers import encode, pan_clip
+
+
+def test_thresholds_shrink_with_the_step():
+    t = [thresholds(level) for level in range(1, 9)]
+    assert all(min(x) >= 1 for x in t)
+    assert [x[0] for x in t] == sorted((x[0] for x in t), reverse=True)
+    assert t[0][0] > t[-1][0]
+
+
+def test_small_step_across_a_flagged_edge_is_smoothed():
+    f = np.full((16, 24, 3), 100, np.uint8)
+    f[:, 8:] = 106  # a 6-level step on the edge at column 8
+    keep = np.zeros((2, 3), bool)
+    keep[0, 0] = True  # only the top-left block carries coefficients
+    g = deblock(f, keep, 3)
+    assert g[0, 7, 0] > 100 and g[0, 8, 0] < 106  # both sides moved toward each other
+    assert np.array_equal(g[9:, :, :], f[9:, :, :])  # edges of unflagged blocks stay
+    assert np.array_equal(g[:, 16:], f[:, 16:])
+    assert np.array_equal(g[:, :6], f[:, :6])  # only the two pixels next to the edge
+
+
+def test_real_edges_and_unflagged_frames_are_left_alone():
+    f = np.full((16, 16, 3), 40, np.uint8)
+    f[:, 8:] = 200  # far above alpha: an edge of the picture, not of the blocks
+    keep = np.ones((2, 2), bool)
+    assert np.array_equal(deblock(f, keep, 1), f)
+    g = f.copy()
+    g[:, 8:] = 44
+    assert np.array_equal(deblock(g, np.zeros((2, 2), bool), 1), g)
+
+
+def test_odd_sizes_and_tiny_frames():
+    rng = np.random.default_rng(1)
+    for h, w in ((1, 1), (9, 17), (8, 9), (33, 8), (2, 50)):
+        f = rng.integers(90, 110, (h, w, 3), np.uint8)
+        keep = np.ones((-(-h // 8), -(-w // 8)), bool)
+        g = deblock(f, keep, 1)
+        assert g.shape == f.shape and g.dtype == np.uint8
+        if w > 9:
+            assert not np.array_equal(g[:, 7:9], f[:, 7:9])
+
+
+def test_format_4_streams_decode_without_deblocking(tmp_path, monkeypatch):
+    """Format 4.0 streams (no loop filter) still decode exactly; format 5 deblocks in the
+    loop and decodes exactly too."""
+    import codec.container
+
+    frames = pan_clip(4, 64, 96, step=1)
+    monkeypatch.setattr(codec.container, "VERSION", (4, 0))
+    old, _ = encode(tmp_path / "v4.zvc69", frames, gop=4, quality=2)
+    monkeypatch.undo()
+    new, stats = encode(tmp_path / "v5.zvc69", frames, gop=4, quality=2)
+    assert any(s.timings.get("deblock", 0) > 0 for s in stats)
+    for name, recons, major in (("v4", old, 4), ("v5", new, 5)):
+        with StreamDecoder(tmp_path / f"{name}.zvc69", codecs=shared_codecs("cpu")) as dec:
+            assert dec.header.version_major == major
+            for i, (frame, _) in enumerate(dec.frames()):
+                assert np.array_equal(frame, recons[i]), f"{name} frame {i} differs"
