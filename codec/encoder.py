@@ -59,11 +59,14 @@ MV_SSE_WEIGHT = 0.5
 # (sintel, 16 frames), -0.5 % (carphone, 30 frames): neutral in BD-rate. With format 4, 30
 # frames, BD-rate (Y) against this table: (2, 3, 4, 5, 6, 7, 8, 8) -1.0 % carphone, -0.8 %
 # sintel, +2.5 % bigbuckbunny (1280x720, Q1/3/5/7); no boost -1.7, -1.0, +7.7 %: kept.
+# With format 5 (finer detail steps, detail weight 2 on keyframes), 30 frames, Q1/3/5/7, the
+# one-level boost against the table before it, (3, 4, 5, 6, 6, 7, 8, 8): carphone -0.5, sintel
+# -3.0, megamind -1.6, bigbuckbunny (1280x720) +2.2 %: taken.
 # Keyframes are not refined (refine.py; all-intra streams, gop 1, are). A/B on 2026-12-04
 # (intra model of run 3), Q1-Q8 against x264, with the then INTRA_PLAN applied to I_LEVEL:
 # BD-rate Y vtest (12 frames) +334 -> +351 %, bigbuckbunny (8) +135 -> +139 %, carphone (30)
 # +374 -> +375 %; YUV 6:1:1 +271 -> +272, +131 -> +128, +287 -> +286 %: it buys chroma, not luma.
-I_LEVEL = (3, 4, 5, 6, 6, 7, 8, 8)
+I_LEVEL = (2, 3, 4, 5, 6, 7, 8, 8)
 # Quality cascading, as in low-delay P configurations of HEVC encoders: every ANCHOR_EVERY-th
 # P-frame of a GOP is coded a level above the stream's (the others reference it, directly or
 # through one another). Measured with the detail layer, as the pattern q-1, q-1, q-1, q

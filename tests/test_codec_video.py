@@ -245,14 +245,14 @@ def test_keyframe_level_is_carried_per_frame(tmp_path):
     from codec.api import encode_file
     from codec.encoder import I_LEVEL
 
-    assert I_LEVEL[1] == 4
+    assert I_LEVEL[1] == 3
     _, stats = encode(tmp_path / "k.zvc69", pan_clip(3, 64, 96), quality=2)
-    assert [s.quality for s in stats] == [4, 2, 2]
+    assert [s.quality for s in stats] == [3, 2, 2]
     with StreamDecoder(tmp_path / "k.zvc69", codecs=shared_codecs("cpu")) as dec:
-        assert [s.quality for s in dec.scan()] == [4, 2, 2]
+        assert [s.quality for s in dec.scan()] == [3, 2, 2]
         assert dec.header.quality == 2
         offsets = [dec.reader.read_frame_header(n).qp_offset for n in range(3)]
-        assert offsets == [2, 0, 0]
+        assert offsets == [1, 0, 0]
     encode_file("demo:96x64", tmp_path / "one.zvc69", quality=2, frames=1, device="cpu")
     with StreamDecoder(tmp_path / "one.zvc69", codecs=shared_codecs("cpu")) as dec:
         assert dec.scan()[0].quality == 2 and dec.header.gop_size == 1
