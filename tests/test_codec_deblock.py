@@ -40,7 +40,7 @@ def test_real_edges_and_unflagged_frames_are_left_alone():
 
 def test_odd_sizes_and_tiny_frames():
     rng = np.random.default_rng(1)
-    for h, w in ((1, 1), (9, 17), (8, 9), (33, 8), (2, 50)):
+    for h, w in ((1, 1), (9, 17), (8, 9), (33, 8), (2, 50), (1, 40)):
         f = rng.integers(90, 110, (h, w, 3), np.uint8)
         keep = np.ones((-(-h // 8), -(-w // 8)), bool)
         g = deblock(f, keep, 1)
