@@ -132,6 +132,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
     with StreamDecoder(args.input, args.device, args.threads, args.graph_opt) as dec:
         if dec.damage:
             print(f"note: {dec.damage}", file=sys.stderr)
+        if dec.num_frames == 0:
+            raise ZVC69Error(f"{args.input}: no complete frame to decode")
         stop = dec.num_frames if args.frames is None else min(args.frames, dec.num_frames)
         out = args.output
         if out.lower().endswith((".png", ".jpg", ".jpeg")) and not out.endswith("/"):

@@ -101,3 +101,16 @@ def test_demo_command_checks_round_trip(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "equals the encoder's reconstruction: yes" in text
     assert out.exists()
+
+
+def test_stream_cut_inside_its_first_frame_is_an_error(tmp_path, capsys):
+    """Nothing to decode is an error naming the file, not an empty output and exit code 0."""
+    z = tmp_path / "x.zvc69"
+    assert main(["encode", "demo:64x48", "-o", str(z), "--frames", "2", "--device", "cpu"]) == 0
+    cut = tmp_path / "cut.zvc69"
+    cut.write_bytes(z.read_bytes()[:200])  # file header and part of frame 0's payload
+    capsys.readouterr()
+    assert main(["decode", str(cut), "-o", str(tmp_path / "back.y4m"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "zvc69: error:" in err and "no complete frame" in err and "cut.zvc69" in err
+    assert not (tmp_path / "back.y4m").exists()
