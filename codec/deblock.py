@@ -6,9 +6,9 @@ reconstruction is filtered across every 8x8 edge where a block on either side ca
 coefficients, as H.264's normal-strength filter does: where the step across the edge is small
 enough to be an artefact (|p0 - q0| < alpha) and both sides are smooth (|p1 - p0|, |q1 - q0| <
 beta), p0 and q0 move toward each other by ((q0 - p0) * 4 + (p1 - q1) + 4) >> 3 clipped to
-+-tc. Vertical edges first, then horizontal ones, on each RGB channel; integer arithmetic only,
-so the decoder filters exactly as the encoder did. alpha, beta and tc follow the level's
-quantiser step (`THRESHOLDS`).
++-tc. Vertical edges first, then horizontal ones, on each RGB channel, clipping to 0..255 after
+each; integer arithmetic only, so the decoder filters exactly as the encoder did. alpha, beta
+and tc follow the level's quantiser step (`THRESHOLDS`).
 """
 
 from __future__ import annotations
@@ -32,17 +32,20 @@ def thresholds(level: int) -> tuple[int, int, int]:
 
 
 def _filter_edges(x: np.ndarray, active: np.ndarray, alpha: int, beta: int, tc: int) -> None:
-    """Filter the vertical edges at columns 8, 16, ... of x (H, W, C) int32 in place; active
-    (H, n_edges) bool says which edge pixels may change."""
-    p1, p0 = x[:, B - 2 :: B][:, : active.shape[1]], x[:, B - 1 :: B][:, : active.shape[1]]
-    q0, q1 = x[:, B :: B][:, : active.shape[1]], x[:, B + 1 :: B][:, : active.shape[1]]
-    n = min(p1.shape[1], p0.shape[1], q0.shape[1], q1.shape[1], active.shape[1])
-    p1, p0, q0, q1, act = p1[:, :n], p0[:, :n], q0[:, :n], q1[:, :n], active[:, :n, None]
-    on = (act & (np.abs(p0 - q0) < alpha) & (np.abs(p1 - p0) < beta)
+    """Filter the vertical edges at columns 8, 16, ... of x (H, W, C) uint8 in place, clipping
+    to 0..255; active (H, cols - 1) bool says on which rows each edge may change."""
+    n = min(active.shape[1], (x.shape[1] - 2) // B)  # edges with two pixels on either side
+    if n <= 0:
+        return
+    at = B * np.arange(1, n + 1)
+    seg = x[:, (at[:, None] + np.arange(-2, 2)).ravel()].astype(np.int16)
+    seg = seg.reshape(x.shape[0], n, 4, x.shape[2])
+    p1, p0, q0, q1 = seg[:, :, 0], seg[:, :, 1], seg[:, :, 2], seg[:, :, 3]
+    on = (active[:, :n, None] & (np.abs(p0 - q0) < alpha) & (np.abs(p1 - p0) < beta)
           & (np.abs(q1 - q0) < beta))
     delta = np.clip(((q0 - p0) * 4 + (p1 - q1) + 4) >> 3, -tc, tc) * on
-    x[:, B - 1 :: B][:, :n] = p0 + delta
-    x[:, B :: B][:, :n] = q0 - delta
+    x[:, at - 1] = np.clip(p0 + delta, 0, 255)
+    x[:, at] = np.clip(q0 - delta, 0, 255)
 
 
 def deblock(frame: np.ndarray, keep: np.ndarray, level: int) -> np.ndarray:
@@ -52,12 +55,10 @@ def deblock(frame: np.ndarray, keep: np.ndarray, level: int) -> np.ndarray:
     if not keep.any():
         return frame
     alpha, beta, tc = thresholds(level)
-    x = frame.astype(np.int32)
-    rows, cols = keep.shape
+    x = frame.copy()
     # vertical edges: between block columns j-1 and j, for j = 1..cols-1
     ev = keep[:, :-1] | keep[:, 1:]  # (rows, cols-1)
     _filter_edges(x, np.repeat(ev, B, axis=0)[:h], alpha, beta, tc)
     eh = keep[:-1, :] | keep[1:, :]  # (rows-1, cols)
-    xt = x.transpose(1, 0, 2)  # a view: horizontal edges as vertical ones
-    _filter_edges(xt, np.repeat(eh.T, B, axis=0)[:w], alpha, beta, tc)
-    return np.clip(x, 0, 255).astype(np.uint8)
+    _filter_edges(x.transpose(1, 0, 2), np.repeat(eh.T, B, axis=0)[:w], alpha, beta, tc)
+    return x

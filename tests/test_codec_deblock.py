@@ -65,3 +65,49 @@ def test_format_4_streams_decode_without_deblocking(tmp_path, monkeypatch):
             assert dec.header.version_major == major
             for i, (frame, _) in enumerate(dec.frames()):
                 assert np.array_equal(frame, recons[i]), f"{name} frame {i} differs"
+
+
+def _reference(frame: np.ndarray, keep: np.ndarray, level: int) -> np.ndarray:
+    """docs/BITSTREAM.md's filter, pixel by pixel in plain Python."""
+    alpha, beta, tc = thresholds(level)
+    x = frame.astype(int)
+    h, w = x.shape[:2]
+
+    def filt(get, put, lines, edges, on_line):
+        vals = {}
+        for line in lines:
+            for e in edges:
+                if not on_line(line, e):
+                    continue
+                for ch in range(3):
+                    p1, p0, q0, q1 = (get(line, e + k, ch) for k in (-2, -1, 0, 1))
+                    if abs(p0 - q0) < alpha and abs(p1 - p0) < beta and abs(q1 - q0) < beta:
+                        d = max(-tc, min(tc, ((q0 - p0) * 4 + (p1 - q1) + 4) >> 3))
+                        vals[line, e - 1, ch] = max(0, min(255, p0 + d))
+                        vals[line, e, ch] = max(0, min(255, q0 - d))
+        for (line, pos, ch), v in vals.items():
+            put(line, pos, ch, v)
+
+    def put_v(r, c, ch, v):
+        x[r, c, ch] = v
+
+    def put_h(c, r, ch, v):
+        x[r, c, ch] = v
+
+    filt(lambda r, c, ch: x[r, c, ch], put_v, range(h), range(8, w - 1, 8),
+         lambda r, e: keep[r // 8, e // 8 - 1] or keep[r // 8, e // 8])
+    filt(lambda c, r, ch: x[r, c, ch], put_h, range(w), range(8, h - 1, 8),
+         lambda c, e: keep[e // 8 - 1, c // 8] or keep[e // 8, c // 8])
+    return x.astype(np.uint8)
+
+
+def test_filter_matches_the_written_specification():
+    rng = np.random.default_rng(7)
+    for h, w, level in ((24, 40, 1), (17, 25, 3), (9, 33, 5), (40, 16, 2)):
+        base = rng.integers(0, 256, (-(-h // 8), -(-w // 8), 1, 1, 3))
+        f = np.clip(np.kron(base[:, :, 0, 0], np.ones((8, 8, 1)))[:h, :w]
+                    + rng.integers(-3, 4, (h, w, 3)), 0, 255).astype(np.uint8)
+        f[:, :, 1] = np.where(rng.random((h, w)) < 0.3, 255, f[:, :, 1])  # saturated pixels
+        f[:, :, 1] = np.clip(f[:, :, 1].astype(int) // 8 * 8 + 250, 0, 255)  # near the top
+        keep = rng.random((-(-h // 8), -(-w // 8))) < 0.6
+        assert np.array_equal(deblock(f, keep, level), _reference(f, keep, level)), (h, w)
