@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .detail import B
+from .detail import B, DetailSection
+from .profiler import Profiler
 
 # (alpha, beta, tc) in 8-bit pixel units per quality level 1..8 (part of the format): alpha
 # = 2 s, beta = tc = s / 2 (floor at 1), s = the per-pixel DC step of format 4's luma steps
@@ -62,3 +63,13 @@ def deblock(frame: np.ndarray, keep: np.ndarray, level: int) -> np.ndarray:
     eh = keep[:-1, :] | keep[1:, :]  # (rows-1, cols)
     _filter_edges(x.transpose(1, 0, 2), np.repeat(eh.T, B, axis=0)[:w], alpha, beta, tc)
     return x
+
+
+def loop_filter(frame: np.ndarray, section: DetailSection, keep: np.ndarray, version: int,
+                prof: Profiler) -> np.ndarray:
+    """The frame after a detail section, as encoder and decoder both keep it: deblocked in
+    format 5 streams (sections of the format 4 layout, level > 0), else as it is."""
+    if version < 5 or not section.level:
+        return frame
+    with prof.stage("deblock"):
+        return deblock(frame, keep, section.level)

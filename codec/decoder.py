@@ -19,7 +19,7 @@ import numpy as np
 
 from .backend import Backend
 from .container import ContainerReader, FrameHeader, FrameType
-from .deblock import deblock
+from .deblock import loop_filter
 from .detail import (
     DetailSection,
     any_on_latent_grid,
@@ -89,7 +89,6 @@ class StreamDecoder:
         # format 1.x streams were predicted with bilinear sampling, 2.x with cubic
         self._interp = "bilinear" if self.header.version_major == 1 else "cubic"
         self._version = self.header.version_major  # payload layouts changed in format 4
-        self._deblock = self._version >= 5  # format 5 deblocks in the loop (deblock.py)
 
     @property
     def codecs(self) -> Codecs:
@@ -202,7 +201,7 @@ class StreamDecoder:
                 section, keep, q = prep.detail
                 base = frame
                 frame, bits8 = reconstruct_detail(section, keep, q, base, prof)
-                frame = self._deblocked(frame, section, keep, prof)
+                frame = loop_filter(frame, section, keep, self._version, prof)
                 assert prep.latents is not None
                 shape = prep.latents.bits_map.shape
                 energy = block_energy(frame, base.astype(np.float32), shape)[:rows, :cols]
@@ -224,7 +223,7 @@ class StreamDecoder:
             if prep.detail is not None:
                 section, keep, q = prep.detail
                 frame, bits8 = reconstruct_detail(section, keep, q, frame, prof)
-                frame = self._deblocked(frame, section, keep, prof)
+                frame = loop_filter(frame, section, keep, self._version, prof)
                 energy = block_energy(frame, pred, prep.skip.shape)
                 bits_map = to_latent_grid(bits8, *prep.skip.shape)
                 if prep.latents is not None:
@@ -239,13 +238,6 @@ class StreamDecoder:
         st.timings = prof.take()
         self._ref, self._pos = frame, n
         return frame, st
-
-    def _deblocked(self, frame: np.ndarray, section: DetailSection, keep: np.ndarray,
-                   prof: Profiler) -> np.ndarray:
-        if not self._deblock or not section.level:
-            return frame
-        with prof.stage("deblock"):
-            return deblock(frame, keep, section.level)
 
     def _decode_next(self, n: int) -> tuple[np.ndarray, FrameStats]:
         return self._finish(self._prepare(n))

@@ -18,7 +18,7 @@ import numpy as np
 from . import container
 from .backend import Backend
 from .container import ContainerWriter, FileHeader, FrameType
-from .deblock import deblock
+from .deblock import loop_filter
 from .detail import CodedDetail, any_on_latent_grid, encode_detail, to_latent_grid
 from .errors import SourceError, ZVC69Error
 from .hyperprior import HyperpriorCoder
@@ -161,7 +161,6 @@ class StreamEncoder:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.writer = ContainerWriter(self.path, header)
         self.layout = container.VERSION[0]  # payload layouts: format 4, or 3 (old readers)
-        self.deblock = self.layout >= 5  # in-loop deblocking (deblock.py)
         self.stats: list[FrameStats] = []
         self._ref: np.ndarray | None = None
         self._hist: np.ndarray | None = None
@@ -238,8 +237,7 @@ class StreamEncoder:
         if detail is not None:
             payload.detail_bytes = detail.section.pack()
             base = recon
-            recon = detail.recon
-            recon = self._deblocked(detail, prof)
+            recon = loop_filter(detail.recon, detail.section, detail.keep, self.layout, prof)
             lat_rows, lat_cols = bits_map.shape
             bits_map = bits_map + to_latent_grid(detail.bits_map, lat_rows, lat_cols)
             energy = block_energy(recon, base.astype(np.float32), bits_map.shape)[:rows, :cols]
@@ -279,8 +277,7 @@ class StreamEncoder:
         recon, energy = coded.recon, coded.energy
         bits_map = lat.bits_map if lat else np.zeros(coded.skip.shape, np.float32)
         if detail is not None:
-            recon = detail.recon
-            recon = self._deblocked(detail, prof)
+            recon = loop_filter(detail.recon, detail.section, detail.keep, self.layout, prof)
             energy = block_energy(recon, pred, coded.skip.shape)
             bits_map = bits_map + to_latent_grid(detail.bits_map, *coded.skip.shape)
         payload = InterPayload(level, p.block, p.subpel, mv_bytes, skip_bytes,
@@ -297,13 +294,6 @@ class StreamEncoder:
                         residual_energy=energy[:rows, :cols].copy(),
                         bits_per_block=bits_map[:rows, :cols].copy())
         return (payload.pack() if self.layout >= 4 else payload.pack_v3()), recon, st
-
-    def _deblocked(self, detail: CodedDetail, prof: Profiler) -> np.ndarray:
-        """The detail layer's reconstruction, deblocked where the format does so."""
-        if not self.deblock or not detail.section.level:
-            return detail.recon
-        with prof.stage("deblock"):
-            return deblock(detail.recon, detail.keep, detail.section.level)
 
     def _residual(self, frame: np.ndarray, pred: np.ndarray, level: int,
                   prof: Profiler) -> tuple[CodedResidual, CodedDetail | None]:
