@@ -14,7 +14,8 @@ level's lambda, send none.
 Reconstruction is integer arithmetic only (dequantise, inverse DCT and colour rotation with
 12-bit fixed-point matrices, rounding shifts), so the decoder adds exactly the encoder's
 detail on every machine. The quantiser step follows the level's lambda as an H.264 encoder's
-does (lambda = 0.136 step^2 per bit, `step_for_level`).
+does (lambda = 0.136 step^2 per bit, `step_for_level`; format 5 steps are 0.84 times that,
+`STEPS16`). In format 5 the frame is then deblocked (deblock.py).
 
 Section layout: u16 luma step, u16 chroma step (1/16 pixel units), NBANDS x 3 u8 scale
 indexes (axis-major), u32 length of the block-flag map, the map (skip.py format, True = no
