@@ -99,6 +99,22 @@ class HyperpriorCoder:
         bits = entropy.information_bits_gaussian(sym, idx, self.y_tables).sum(0)
         return Analysed(level, z_hat, mean_g, idx, sym, bits.astype(np.float32))
 
+    def beyond_frame_to_mean(self, a: Analysed, height: int, width: int,
+                             margin: int) -> Analysed:
+        """`a` with every latent more than `margin` positions past the real frame's latent grid
+        (a (height, width) frame padded to MULTIPLE) set to its prior mean (symbol 0, the
+        cheapest). An encoder choice: the decoder crops the padding, and those latents only
+        reach the frame's border pixels through the synthesis' receptive field."""
+        rows, cols = -(-height // 16) + margin, -(-width // 16) + margin
+        far = np.zeros(a.bits.shape, bool)
+        far[rows:, :] = True
+        far[:, cols:] = True
+        if not far.any():
+            return a
+        sym = np.where(far[None], 0, a.sym).astype(np.int32)
+        bits = entropy.information_bits_gaussian(sym, a.idx, self.y_tables).sum(0)
+        return dataclasses.replace(a, sym=sym, bits=bits.astype(np.float32))
+
     def code_and_synthesize(self, a: Analysed, prof: Profiler,
                             skip: np.ndarray | None = None) -> tuple[Latents, np.ndarray]:
         """Entropy-code analysed latents (positions where skip is True are left out) and

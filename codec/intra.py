@@ -19,6 +19,12 @@ from .hyperprior import HyperpriorCoder, Latents, pad_to
 from .profiler import Profiler
 
 _HEAD = struct.Struct("<BI")
+# The encoder sets the latents lying more than this many positions beyond the frame (in the
+# padding to a multiple of 64) to their mean: the padding is cropped, so they only matter for
+# the border pixels. First frames, Q-levels 2/4/6, bits and luma PSNR against coding them:
+# carphone 176x144 -5.5 % / -0.01 dB, megamind 720x528 -2.6 % / -0.04 dB, sintel 854x480
+# -1.8 % / 0.00 dB; margin 0 lost up to 1.3 dB (megamind), margin 2 saved about half as much.
+PAD_MARGIN = 1
 _U32 = struct.Struct("<I")
 _REFINE_HEAD = struct.Struct("<BII")
 HAS_REFINEMENT = 0x80
@@ -138,7 +144,8 @@ class IntraCodec:
         h, w = rgb.shape[:2]
         with prof.stage("to_tensor"):
             x = to_tensor(rgb)
-        lat, x_hat = self.coder.code_and_synthesize(self.coder.analyse(x, level, prof), prof)
+        a = self.coder.beyond_frame_to_mean(self.coder.analyse(x, level, prof), h, w, PAD_MARGIN)
+        lat, x_hat = self.coder.code_and_synthesize(a, prof)
         with prof.stage("from_tensor"):
             recon = from_tensor(x_hat, h, w)
         return IntraPayload(level, lat.z_bytes, lat.y_bytes), recon, lat

@@ -48,3 +48,21 @@ def test_shared_networks_follow_the_model_folder(tmp_path, monkeypatch):
     assert other.models.root == copy.resolve()
     monkeypatch.delenv("ZVC69_MODELS")
     assert shared_codecs("cpu") is shipped
+
+
+def test_latents_far_in_the_padding_are_sent_as_their_mean():
+    """A 70x80 frame pads to 128x128: latent rows/columns 6.. lie over 2+ positions of padding;
+    the encoder sends them as symbol 0 (cheaper), and the decoder still matches exactly."""
+    from codec.intra import PAD_MARGIN, to_tensor
+    from codec.profiler import Profiler
+
+    img = texture(70, 80, seed=5)
+    coder = shared_codecs("cpu").intra.coder
+    a = coder.analyse(to_tensor(img), 3, Profiler())
+    b = coder.beyond_frame_to_mean(a, 70, 80, PAD_MARGIN)
+    rows, cols = 5 + PAD_MARGIN, 5 + PAD_MARGIN  # ceil(70 / 16), ceil(80 / 16)
+    assert a.sym[:, rows:].any() or a.sym[:, :, cols:].any()  # the padding had symbols
+    assert not b.sym[:, rows:].any() and not b.sym[:, :, cols:].any()
+    assert np.array_equal(b.sym[:, :rows, :cols], a.sym[:, :rows, :cols])
+    assert b.bits.sum() < a.bits.sum()
+    assert coder.beyond_frame_to_mean(a, 128, 128, PAD_MARGIN) is a  # no padding: unchanged
