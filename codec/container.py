@@ -23,9 +23,10 @@ MAGIC = b"ZVC69\0"
 # 2.0: P-frames predicted with cubic sampling (codec.warp); layout as 1.0. 3.0: P-frames may
 # carry a detail layer (codec.detail, flag bit 1 of the P-frame payload). 4.0: compact P-frame
 # and detail-section headers (varint lengths), detail coefficients with context modelling.
-# 5.0: in-loop deblocking after the detail layer (codec.deblock), finer detail steps.
-VERSION = (5, 0)
-READABLE_MAJORS = (1, 2, 3, 4, 5)
+# 5.0: in-loop deblocking after the detail layer (codec.deblock), finer detail steps. 6.0:
+# I-frames may code only the picture inside flat bars (codec.bars, bit 5 of their level byte).
+VERSION = (6, 0)
+READABLE_MAJORS = (1, 2, 3, 4, 5, 6)
 FILE_HEADER_SIZE = 64
 FRAME_HEADER_SIZE = 32
 INDEX_ENTRY_SIZE = 16

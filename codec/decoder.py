@@ -119,7 +119,7 @@ class StreamDecoder:
         rows, cols = -(-self.height // BLOCK), -(-self.width // BLOCK)
         with prof.stage("parse"):
             if fh.frame_type == FrameType.I:
-                ip = IntraPayload.unpack(payload)
+                ip = IntraPayload.unpack(payload, self.height, self.width)
                 st.bits = ip.bits()
                 st.quality = ip.level
                 if ip.refine is None:
@@ -191,7 +191,8 @@ class StreamDecoder:
         rows, cols = -(-self.height // BLOCK), -(-self.width // BLOCK)
         if isinstance(p, IntraPayload):
             assert prep.latents is not None
-            frame = self.codecs.intra.reconstruct(prep.latents, self.height, self.width, prof)
+            frame = self.codecs.intra.reconstruct(prep.latents, self.height, self.width, prof,
+                                                   p.bars)
             if p.refine is not None:
                 coded = self.codecs.residual.reconstruct(prep.refine_latents, prep.skip,
                                                          frame.astype(np.float32), prof)

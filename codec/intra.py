@@ -4,7 +4,9 @@ Payload: u8 quality level (1..8; bit 7 set: a refinement section follows; bit 6 
 section ends the payload), u32 length of the z stream, z stream, then the y stream to the end;
 or, with bit 7, u32 length of the y stream, the y stream and the refinement section
 (`RefineSection`, see refine.py). With bit 6 the payload ends with the detail section
-(detail.py) and its u32 length; what precedes it is laid out as above.
+(detail.py) and its u32 length; what precedes it is laid out as above. With bit 5 (format 6)
+the payload ends with a bars record (bars.py, 11 bytes) after all of that: the latents then
+code only the rectangle inside the bars.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .bars import Bars, find_bars
 from .errors import ZVC69FormatError
 from .hyperprior import HyperpriorCoder, Latents, pad_to
 from .profiler import Profiler
@@ -29,6 +32,7 @@ _U32 = struct.Struct("<I")
 _REFINE_HEAD = struct.Struct("<BII")
 HAS_REFINEMENT = 0x80
 HAS_DETAIL = 0x40
+HAS_BARS = 0x20
 
 
 @dataclass
@@ -65,8 +69,13 @@ class IntraPayload:
     y_bytes: bytes
     refine: RefineSection | None = None
     detail_bytes: bytes = b""  # detail.DetailSection, packed; empty: no detail layer
+    bars: Bars | None = None  # format 6: the latents code the rectangle inside these
 
     def pack(self) -> bytes:
+        if self.bars is not None:
+            plain = IntraPayload(self.level, self.z_bytes, self.y_bytes, self.refine,
+                                 self.detail_bytes).pack()
+            return bytes([plain[0] | HAS_BARS]) + plain[1:] + self.bars.pack()
         flag = (HAS_REFINEMENT if self.refine else 0) | (HAS_DETAIL if self.detail_bytes else 0)
         head = _HEAD.pack(self.level | flag, len(self.z_bytes)) + self.z_bytes
         if self.refine is None:
@@ -78,10 +87,19 @@ class IntraPayload:
         return body
 
     @classmethod
-    def unpack(cls, data: bytes) -> IntraPayload:
+    def unpack(cls, data: bytes, height: int = 0, width: int = 0) -> IntraPayload:
+        """Parse a payload of a (height, width) stream (the size checks a bars record)."""
         if len(data) < _HEAD.size:
             raise ZVC69FormatError(f"I-frame payload of {len(data)} bytes is too short", 0)
         byte, nz = _HEAD.unpack_from(data)
+        if byte & HAS_BARS:
+            end = len(data) - Bars.SIZE
+            if end < _HEAD.size:
+                raise ZVC69FormatError("I-frame payload is too short for its bars record", 0)
+            bars = Bars.unpack(data[end:], height, width, end)
+            p = cls.unpack(bytes([byte & ~HAS_BARS]) + data[1:end])
+            p.bars = bars
+            return p
         level = byte & ~(HAS_REFINEMENT | HAS_DETAIL)
         if not 1 <= level <= 8:
             raise ZVC69FormatError(f"I-frame quality level {level} is not in 1..8", 0)
@@ -120,6 +138,8 @@ class IntraPayload:
         if self.detail_bytes:
             out["header"] += 8 * _U32.size
             out["detail"] = 8 * len(self.detail_bytes)
+        if self.bars is not None:
+            out["header"] += 8 * Bars.SIZE
         return out
 
 
@@ -138,30 +158,51 @@ class IntraCodec:
     def __init__(self, coder: HyperpriorCoder) -> None:
         self.coder = coder
 
-    def encode(self, rgb: np.ndarray, level: int,
-               prof: Profiler) -> tuple[IntraPayload, np.ndarray, Latents]:
-        """Returns the payload, the reconstruction (what the decoder will output) and latents."""
+    def encode(self, rgb: np.ndarray, level: int, prof: Profiler,
+               bars: bool = True) -> tuple[IntraPayload, np.ndarray, Latents]:
+        """Returns the payload, the reconstruction (what the decoder will output) and latents
+        (their bits map over the whole frame's latent grid). bars: look for flat bars and
+        code only the picture inside them (format 6)."""
         h, w = rgb.shape[:2]
+        found = find_bars(rgb) if bars else None
+        inner = rgb if found is None else found.crop(rgb)
+        ih, iw = inner.shape[:2]
         with prof.stage("to_tensor"):
-            x = to_tensor(rgb)
-        a = self.coder.beyond_frame_to_mean(self.coder.analyse(x, level, prof), h, w, PAD_MARGIN)
+            x = to_tensor(inner)
+        a = self.coder.beyond_frame_to_mean(self.coder.analyse(x, level, prof), ih, iw,
+                                            PAD_MARGIN)
         lat, x_hat = self.coder.code_and_synthesize(a, prof)
         with prof.stage("from_tensor"):
-            recon = from_tensor(x_hat, h, w)
-        return IntraPayload(level, lat.z_bytes, lat.y_bytes), recon, lat
+            recon = from_tensor(x_hat, ih, iw)
+        if found is not None:
+            recon = found.paste(recon, h, w)
+            lat.bits_map = found.place_bits(lat.bits_map, h, w, 16, _grid(h, w))
+        return IntraPayload(level, lat.z_bytes, lat.y_bytes, bars=found), recon, lat
 
     def decode_latents(self, payload: IntraPayload, height: int, width: int,
                        prof: Profiler) -> Latents:
-        shape = (height + -height % 64, width + -width % 64)
-        return self.coder.decode_latents(payload.z_bytes, payload.y_bytes, payload.level, shape,
-                                         prof)
+        bars = payload.bars
+        ih, iw = (height, width) if bars is None else bars.inner_shape(height, width)
+        lat = self.coder.decode_latents(payload.z_bytes, payload.y_bytes, payload.level,
+                                        (ih + -ih % 64, iw + -iw % 64), prof)
+        if bars is not None:
+            lat.bits_map = bars.place_bits(lat.bits_map, height, width, 16, _grid(height, width))
+        return lat
 
-    def reconstruct(self, lat: Latents, height: int, width: int, prof: Profiler) -> np.ndarray:
+    def reconstruct(self, lat: Latents, height: int, width: int, prof: Profiler,
+                    bars: Bars | None = None) -> np.ndarray:
         x_hat = self.coder.synthesize(lat, prof)
         with prof.stage("from_tensor"):
-            return from_tensor(x_hat, height, width)
+            if bars is None:
+                return from_tensor(x_hat, height, width)
+            return bars.paste(from_tensor(x_hat, *bars.inner_shape(height, width)), height, width)
 
     def decode(self, payload: IntraPayload, height: int, width: int,
                prof: Profiler) -> tuple[np.ndarray, Latents]:
         lat = self.decode_latents(payload, height, width, prof)
-        return self.reconstruct(lat, height, width, prof), lat
+        return self.reconstruct(lat, height, width, prof, payload.bars), lat
+
+
+def _grid(height: int, width: int) -> tuple[int, int]:
+    """The latent grid (16-pixel positions) of a (height, width) frame padded to 64."""
+    return (height + -height % 64) // 16, (width + -width % 64) // 16

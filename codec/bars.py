@@ -1,0 +1,123 @@
+"""Flat bars around the picture (letterbox, pillarbox): found by the encoder, sent as numbers.
+
+Films shown in a wider or narrower frame carry flat black bars. A learned intra coder pays
+dearly for the straight, sharp edge between a bar and the picture (sintel at 854x480: its two
+edges took 57 % of the keyframe's latent bits at level 2), while the bars themselves need no
+transform at all. From format 6.0 an I-frame may carry a `Bars` record: the widths of the bars
+on each side and their one RGB colour. The intra coder then codes only the inner rectangle and
+the decoder fills the rest with the colour. P-frames predict the bars like any other pixels.
+
+Detection (`find_bars`, encoder only): the colour is the per-channel median of the four corner
+pixels; a line (row or column, from each edge inwards) belongs to a bar while its mean absolute
+difference from the colour is at most MEAN_TOL and no pixel differs by more than MAX_TOL. A side's
+bar counts from MIN_BAR such lines on; then up to EDGE_LINES lines of the ringing that compressed
+sources carry next to the picture join it (mean difference up to EDGE_MEAN_TOL): the picture
+must start at its own edge, or the intra coder blurs the step two dark lines inside it. The
+inner rectangle keeps at least MIN_INNER lines each way.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ZVC69FormatError
+
+MEAN_TOL = 2.0
+MAX_TOL = 32
+MIN_BAR = 8
+MIN_INNER = 16
+EDGE_LINES = 4  # after a bar, lines of ringing (mean difference <= EDGE_MEAN_TOL) join it
+EDGE_MEAN_TOL = 12.0
+_REC = struct.Struct("<HHHHBBB")
+
+
+@dataclass(frozen=True)
+class Bars:
+    """Bar widths in pixels (top, bottom, left, right) and their RGB colour."""
+
+    top: int
+    bottom: int
+    left: int
+    right: int
+    colour: tuple[int, int, int]
+
+    SIZE = _REC.size  # bytes of the packed record
+
+    def pack(self) -> bytes:
+        return _REC.pack(self.top, self.bottom, self.left, self.right, *self.colour)
+
+    @classmethod
+    def unpack(cls, data: bytes, height: int, width: int, offset: int = 0) -> Bars:
+        """Parse a record of a (height, width) frame; ZVC69FormatError when the bars leave no
+        picture."""
+        if len(data) != _REC.size:
+            raise ZVC69FormatError(f"bars record of {len(data)} bytes, expected {_REC.size}",
+                                   offset)
+        t, b, left, right, r, g, bl = _REC.unpack(data)
+        if t + b >= height or left + right >= width:
+            raise ZVC69FormatError(f"bars {t}+{b} x {left}+{right} px leave no picture in a "
+                                   f"{width}x{height} frame", offset)
+        return cls(t, b, left, right, (r, g, bl))
+
+    def inner_shape(self, height: int, width: int) -> tuple[int, int]:
+        return height - self.top - self.bottom, width - self.left - self.right
+
+    def crop(self, frame: np.ndarray) -> np.ndarray:
+        h, w = frame.shape[:2]
+        return np.ascontiguousarray(frame[self.top : h - self.bottom, self.left : w - self.right])
+
+    def paste(self, inner: np.ndarray, height: int, width: int) -> np.ndarray:
+        """The (height, width, 3) uint8 frame: the colour, with `inner` at its place."""
+        out = np.empty((height, width, 3), np.uint8)
+        out[:] = np.array(self.colour, np.uint8)
+        out[self.top : height - self.bottom, self.left : width - self.right] = inner
+        return out
+
+    def place_bits(self, bits: np.ndarray, height: int, width: int, block: int,
+                   grid: tuple[int, int]) -> np.ndarray:
+        """Bits per `block`-pixel position of the inner rectangle's latent grid -> the same
+        total spread over the whole frame's `grid` (what the analyzer draws per block)."""
+        ih, iw = self.inner_shape(height, width)
+        px = np.repeat(np.repeat(bits.astype(np.float64), block, 0), block, 1)[:ih, :iw]
+        total, kept = float(bits.sum()), float(px.sum())
+        if kept > 0:
+            px *= total / kept  # latents in the inner padding: their bits go to the picture
+        full = np.zeros((grid[0] * block, grid[1] * block))
+        full[self.top : self.top + ih, self.left : self.left + iw] = px
+        return full.reshape(grid[0], block, grid[1], block).sum((1, 3)).astype(np.float32)
+
+
+def _leading(ok: np.ndarray) -> int:
+    return int(np.argmin(ok)) if not ok.all() else len(ok)
+
+
+def _run(lines: np.ndarray, colour: np.ndarray, limit: int) -> int:
+    """How many of `lines` (n, length, 3), from the first on, belong to a bar of `colour`:
+    at least MIN_BAR flat ones, then up to EDGE_LINES of ringing."""
+    d = np.abs(lines[:limit].astype(np.int16) - colour)
+    mean = d.mean((1, 2))
+    n = _leading((mean <= MEAN_TOL) & (d.max((1, 2)) <= MAX_TOL))
+    if n < MIN_BAR:
+        return 0
+    return n + _leading(mean[n : n + EDGE_LINES] <= EDGE_MEAN_TOL)
+
+
+def find_bars(frame: np.ndarray) -> Bars | None:
+    """The flat bars of an (H, W, 3) uint8 frame, or None when it has none."""
+    h, w = frame.shape[:2]
+    if h < MIN_INNER + MIN_BAR or w < MIN_INNER + MIN_BAR:
+        return None
+    corners = frame[[0, 0, -1, -1], [0, -1, 0, -1]].astype(np.int16)
+    colour = np.median(corners, axis=0).astype(np.int16)
+    rows = (h - MIN_INNER) // 2
+    cols = (w - MIN_INNER) // 2
+    top = _run(frame, colour, rows)
+    bottom = _run(frame[::-1], colour, rows)
+    left = _run(frame.transpose(1, 0, 2), colour, cols)
+    right = _run(frame.transpose(1, 0, 2)[::-1], colour, cols)
+    if not top + bottom + left + right:
+        return None
+    return Bars(top, bottom, left, right, tuple(int(c) for c in colour))  # type: ignore[arg-type]
