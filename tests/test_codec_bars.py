@@ -34,6 +34,20 @@ def test_bars_are_found_on_each_side_and_not_in_a_picture():
     assert find_bars(letterboxed(pic, 5, 5)) is None  # thinner than MIN_BAR
 
 
+def test_ringing_next_to_the_picture_joins_the_bar():
+    """A compressed source's bar is not flat in its last lines before the picture; they join
+    the bar (up to EDGE_LINES) so that the coded picture starts at its own edge."""
+    from codec.bars import EDGE_LINES
+
+    f = letterboxed(texture(48, 64, seed=4), 20, 20)
+    f[18:20] = 9  # two lines of ringing above the picture
+    f[20:22] = np.minimum(f[20:22], 40)  # the picture's first lines: dark, but a picture
+    b = find_bars(f)
+    assert b is not None and (b.top, b.bottom) == (20, 20)
+    f[20 - EDGE_LINES - 1 : 20] = 9  # more ringing than EDGE_LINES: the bar stops before it
+    assert find_bars(f).top == (20 - EDGE_LINES - 1) + EDGE_LINES  # flat lines + ringing
+
+
 def test_a_letterboxed_keyframe_codes_only_the_picture_and_decodes_exactly(tmp_path):
     frames = [letterboxed(f, 16, 16, seed=i) for i, f in enumerate(pan_clip(3, 64, 96))]
     recons, stats = encode(tmp_path / "lb.zvc69", frames, quality=3)
