@@ -50,14 +50,16 @@ class Bars:
         return _REC.pack(self.top, self.bottom, self.left, self.right, *self.colour)
 
     @classmethod
-    def unpack(cls, data: bytes, height: int, width: int, offset: int = 0) -> Bars:
-        """Parse a record of a (height, width) frame; ZVC69FormatError when the bars leave no
-        picture."""
+    def unpack(cls, data: bytes, height: int | None = None, width: int | None = None,
+               offset: int = 0) -> Bars:
+        """Parse a record; ZVC69FormatError when it is cut short or, given the frame size,
+        when the bars leave no picture in a (height, width) frame."""
         if len(data) != _REC.size:
             raise ZVC69FormatError(f"bars record of {len(data)} bytes, expected {_REC.size}",
                                    offset)
         t, b, left, right, r, g, bl = _REC.unpack(data)
-        if t + b >= height or left + right >= width:
+        if height is not None and width is not None and (t + b >= height
+                                                          or left + right >= width):
             raise ZVC69FormatError(f"bars {t}+{b} x {left}+{right} px leave no picture in a "
                                    f"{width}x{height} frame", offset)
         return cls(t, b, left, right, (r, g, bl))

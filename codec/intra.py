@@ -87,8 +87,10 @@ class IntraPayload:
         return body
 
     @classmethod
-    def unpack(cls, data: bytes, height: int = 0, width: int = 0) -> IntraPayload:
-        """Parse a payload of a (height, width) stream (the size checks a bars record)."""
+    def unpack(cls, data: bytes, height: int | None = None,
+               width: int | None = None) -> IntraPayload:
+        """Parse a payload; with the stream's frame size, a bars record is checked against it
+        (the decoder always gives it)."""
         if len(data) < _HEAD.size:
             raise ZVC69FormatError(f"I-frame payload of {len(data)} bytes is too short", 0)
         byte, nz = _HEAD.unpack_from(data)
@@ -164,10 +166,10 @@ class IntraCodec:
         (their bits map over the whole frame's latent grid). bars: look for flat bars and
         code only the picture inside them (format 6)."""
         h, w = rgb.shape[:2]
-        found = find_bars(rgb) if bars else None
-        inner = rgb if found is None else found.crop(rgb)
-        ih, iw = inner.shape[:2]
         with prof.stage("to_tensor"):
+            found = find_bars(rgb) if bars else None
+            inner = rgb if found is None else found.crop(rgb)
+            ih, iw = inner.shape[:2]
             x = to_tensor(inner)
         a = self.coder.beyond_frame_to_mean(self.coder.analyse(x, level, prof), ih, iw,
                                             PAD_MARGIN)
