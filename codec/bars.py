@@ -31,6 +31,7 @@ MIN_BAR = 8
 MIN_INNER = 16
 EDGE_LINES = 4  # after a bar, lines of ringing (mean difference <= EDGE_MEAN_TOL) join it
 EDGE_MEAN_TOL = 12.0
+_CHUNK = 32  # lines compared at a time
 _REC = struct.Struct("<HHHHBBB")
 
 
@@ -98,13 +99,25 @@ def _leading(ok: np.ndarray) -> int:
 
 def _run(lines: np.ndarray, colour: np.ndarray, limit: int) -> int:
     """How many of `lines` (n, length, 3), from the first on, belong to a bar of `colour`:
-    at least MIN_BAR flat ones, then up to EDGE_LINES of ringing."""
-    d = np.abs(lines[:limit].astype(np.int16) - colour)
-    mean = d.mean((1, 2))
-    n = _leading((mean <= MEAN_TOL) & (d.max((1, 2)) <= MAX_TOL))
+    at least MIN_BAR flat ones, then up to EDGE_LINES of ringing. Reads the lines in chunks
+    and stops at the first that does not belong (a picture costs one chunk)."""
+    means: list[np.ndarray] = []
+    n = 0
+    for start in range(0, limit, _CHUNK):
+        d = np.abs(lines[start : min(start + _CHUNK, limit)].astype(np.int16) - colour)
+        mean = d.mean((1, 2))
+        means.append(mean)
+        flat = _leading((mean <= MEAN_TOL) & (d.max((1, 2)) <= MAX_TOL))
+        n += flat
+        if flat < len(mean):
+            break
     if n < MIN_BAR:
         return 0
-    return n + _leading(mean[n : n + EDGE_LINES] <= EDGE_MEAN_TOL)
+    tail = np.concatenate(means)[n : n + EDGE_LINES]
+    if len(tail) < EDGE_LINES and n + len(tail) < limit:  # the chunk ended inside the ringing
+        d = np.abs(lines[n + len(tail) : min(n + EDGE_LINES, limit)].astype(np.int16) - colour)
+        tail = np.concatenate([tail, d.mean((1, 2))])
+    return n + _leading(tail <= EDGE_MEAN_TOL)
 
 
 def find_bars(frame: np.ndarray) -> Bars | None:

@@ -94,3 +94,12 @@ def test_a_payload_whose_bars_do_not_fit_the_frame_is_refused():
         IntraPayload.unpack(data, 32, 48)  # a 32-row frame has no room for 16 + 16 rows
     with pytest.raises(ZVC69FormatError):
         IntraPayload.unpack(data[:Bars.SIZE], 64, 48)
+
+
+@pytest.mark.parametrize("flat", [30, 31, 32, 33, 70])
+def test_bars_across_the_detection_chunks(flat):
+    """Bars longer than one chunk of lines, with ringing on either side of a chunk boundary."""
+    f = letterboxed(texture(40, 64, seed=6), flat + 3, 0)
+    f[flat : flat + 3] = 9
+    b = find_bars(f)
+    assert b is not None and b.top == flat + 3 and b.bottom == 0
