@@ -99,7 +99,8 @@ def test_a_payload_whose_bars_do_not_fit_the_frame_is_refused():
 @pytest.mark.parametrize("flat", [30, 31, 32, 33, 70])
 def test_bars_across_the_detection_chunks(flat):
     """Bars longer than one chunk of lines, with ringing on either side of a chunk boundary."""
-    f = letterboxed(texture(40, 64, seed=6), flat + 3, 0)
+    f = letterboxed(texture(40, 64, seed=6), flat + 3, flat + 3)
     f[flat : flat + 3] = 9
+    f[-flat - 3 : -flat] = 9
     b = find_bars(f)
-    assert b is not None and b.top == flat + 3 and b.bottom == 0
+    assert b is not None and b.top == b.bottom == flat + 3
