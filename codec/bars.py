@@ -8,12 +8,13 @@ on each side and their one RGB colour. The intra coder then codes only the inner
 the decoder fills the rest with the colour. P-frames predict the bars like any other pixels.
 
 Detection (`find_bars`, encoder only): the colour is the per-channel median of the four corner
-pixels; a line (row or column, from each edge inwards) belongs to a bar while its mean absolute
-difference from the colour is at most MEAN_TOL and no pixel differs by more than MAX_TOL. A side's
-bar counts from MIN_BAR such lines on; then up to EDGE_LINES lines of the ringing that compressed
-sources carry next to the picture join it (mean difference up to EDGE_MEAN_TOL): the picture
-must start at its own edge, or the intra coder blurs the step two dark lines inside it. The
-inner rectangle keeps at least MIN_INNER lines each way.
+pixels (so a bar on one side only, whose far corners show the picture, is usually not found);
+a line (row or column, from each edge inwards) belongs to a bar while its mean absolute
+difference from the colour is at most MEAN_TOL and no pixel differs by more than MAX_TOL. A
+side's bar counts from MIN_BAR such lines on; then up to EDGE_LINES lines of the ringing that
+compressed sources carry next to the picture join it (mean difference up to EDGE_MEAN_TOL): the
+picture must start at its own edge, or the intra coder blurs the step two dark lines inside it.
+The inner rectangle keeps at least MIN_INNER lines each way.
 """
 
 from __future__ import annotations
