@@ -121,6 +121,9 @@ class StreamDecoder:
             if fh.frame_type == FrameType.I:
                 ip = IntraPayload.unpack(payload, self.height, self.width)
                 st.bits = ip.bits()
+                if ip.bars is not None:
+                    b = ip.bars
+                    st.bars = (b.top, b.bottom, b.left, b.right)
                 st.quality = ip.level
                 if ip.refine is None:
                     return st, ip, np.zeros((0, 0), bool), None

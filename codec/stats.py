@@ -65,6 +65,8 @@ class FrameStats:
     psnr_y: float | None = None  # luma PSNR, dB, when known
     timings: dict[str, float] = field(default_factory=dict)  # stage -> milliseconds
     scene_cut: bool = False
+    # I-frames of format 6: flat bars (top, bottom, left, right) in pixels, not coded (bars.py)
+    bars: tuple[int, int, int, int] | None = None
 
     @property
     def bits_total(self) -> int:
@@ -99,6 +101,7 @@ class FrameStats:
             "skip_ratio": self.skip_ratio,
             "residual_energy": self.mean_residual_energy,
             "scene_cut": self.scene_cut,
+            "bars": None if self.bars is None else "{} {} {} {}".format(*self.bars),
         }
         for part in BIT_PARTS:
             out[f"bits_{part}"] = self.bits.get(part, 0)

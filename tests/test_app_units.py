@@ -147,3 +147,7 @@ def test_frame_panel_names_the_refinement():
     assert rows["Quality"] == "6 + refinement at 8"
     st.refine_quality = 0
     assert {n: v for n, v, _ in frame_rows(st)}["Quality"] == "6"
+    assert "Bars (not coded)" not in {n for n, _, _ in frame_rows(st)}
+    st.bars = (58, 58, 0, 0)
+    rows = {name: value for name, value, _ in frame_rows(st)}
+    assert rows["Bars (not coded)"] == "top 58 · bottom 58 · left 0 · right 0 px"

@@ -55,8 +55,10 @@ def test_a_letterboxed_keyframe_codes_only_the_picture_and_decodes_exactly(tmp_p
         for i, r in enumerate(recons):
             frame, st = dec.decode(i)
             assert np.array_equal(frame, r)
+            assert st.bars == ((16, 16, 0, 0) if i == 0 else None)  # what the analyzer shows
         payload = IntraPayload.unpack(dec.reader.read_frame(0)[1], 96, 96)
     assert payload.bars is not None and payload.bars.top == 16 and payload.bars.bottom == 16
+    assert stats[0].bars == (16, 16, 0, 0) and stats[1].bars is None
     assert (recons[0][:16] == recons[0][0, 0]).all()  # the bar is its one colour
     assert stats[0].bits_per_block.shape == (6, 6)
     intra = shared_codecs("cpu").intra

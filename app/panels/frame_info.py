@@ -24,6 +24,8 @@ def frame_rows(s: FrameStats, timings: dict[str, float] | None = None,
         ("Quality", (str(s.quality) if s.quality else "—")
          + (f" + refinement at {s.refine_quality}" if s.refine_quality else ""), []),
         ("Resolution", f"{s.width} × {s.height}", []),
+        *([("Bars (not coded)", "top {} · bottom {} · left {} · right {} px".format(*s.bars), [])]
+          if s.bars else []),
         ("PTS", f"{s.pts}  ({s.pts / 90000:.3f} s)", []),
     ]
     total = sum(s.bits.values())
