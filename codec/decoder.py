@@ -122,6 +122,9 @@ class StreamDecoder:
                 ip = IntraPayload.unpack(payload, self.height, self.width)
                 st.bits = ip.bits()
                 if ip.bars is not None:
+                    if self._version < 6:
+                        raise ZVC69FormatError(f"frame {n}: a bars record in a format "
+                                               f"{self._version} stream (6.0 and later only)", 0)
                     b = ip.bars
                     st.bars = (b.top, b.bottom, b.left, b.right)
                 st.quality = ip.level

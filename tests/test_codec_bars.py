@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import codec.container
-from codec.api import StreamDecoder, shared_codecs
+from codec.api import StreamDecoder, StreamEncoder, shared_codecs
 from codec.bars import Bars, find_bars
 from codec.errors import ZVC69FormatError
 from codec.intra import IntraPayload
@@ -74,6 +74,17 @@ def test_format_5_streams_keep_coding_the_bars(tmp_path, monkeypatch):
         assert dec.header.version_major == 5
         assert IntraPayload.unpack(dec.reader.read_frame(0)[1], 96, 96).bars is None
         assert np.array_equal(dec.decode(1)[0], recons[1])
+
+
+def test_a_bars_record_in_a_format_5_stream_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(codec.container, "VERSION", (5, 0))
+    frames = [letterboxed(texture(32, 48, seed=3), 16, 16)]
+    with StreamEncoder(tmp_path / "odd.zvc69", 48, 64, codecs=shared_codecs("cpu")) as enc:
+        enc.layout = 6  # an encoder that writes format 6 payloads under a 5.0 header
+        enc.encode(frames[0])
+    with StreamDecoder(tmp_path / "odd.zvc69", codecs=shared_codecs("cpu")) as dec:
+        with pytest.raises(ZVC69FormatError, match="bars record in a format 5 stream"):
+            dec.decode(0)
 
 
 def test_bars_that_leave_no_picture_are_a_format_error():
