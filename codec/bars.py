@@ -66,6 +66,11 @@ class Bars:
                                    f"{width}x{height} frame", offset)
         return cls(t, b, left, right, (r, g, bl))
 
+    @property
+    def sides(self) -> tuple[int, int, int, int]:
+        """(top, bottom, left, right) in pixels, as FrameStats.bars reports them."""
+        return self.top, self.bottom, self.left, self.right
+
     def inner_shape(self, height: int, width: int) -> tuple[int, int]:
         return height - self.top - self.bottom, width - self.left - self.right
 
@@ -102,23 +107,19 @@ def _run(lines: np.ndarray, colour: np.ndarray, limit: int) -> int:
     """How many of `lines` (n, length, 3), from the first on, belong to a bar of `colour`:
     at least MIN_BAR flat ones, then up to EDGE_LINES of ringing. Reads the lines in chunks
     and stops at the first that does not belong (a picture costs one chunk)."""
-    means: list[np.ndarray] = []
+    def diff(start: int, stop: int) -> np.ndarray:
+        return np.abs(lines[start : min(stop, limit)].astype(np.int16) - colour)
+
     n = 0
     for start in range(0, limit, _CHUNK):
-        d = np.abs(lines[start : min(start + _CHUNK, limit)].astype(np.int16) - colour)
-        mean = d.mean((1, 2))
-        means.append(mean)
-        flat = _leading((mean <= MEAN_TOL) & (d.max((1, 2)) <= MAX_TOL))
+        d = diff(start, start + _CHUNK)
+        flat = _leading((d.mean((1, 2)) <= MEAN_TOL) & (d.max((1, 2)) <= MAX_TOL))
         n += flat
-        if flat < len(mean):
+        if flat < len(d):
             break
     if n < MIN_BAR:
         return 0
-    tail = np.concatenate(means)[n : n + EDGE_LINES]
-    if len(tail) < EDGE_LINES and n + len(tail) < limit:  # the chunk ended inside the ringing
-        d = np.abs(lines[n + len(tail) : min(n + EDGE_LINES, limit)].astype(np.int16) - colour)
-        tail = np.concatenate([tail, d.mean((1, 2))])
-    return n + _leading(tail <= EDGE_MEAN_TOL)
+    return n + _leading(diff(n, n + EDGE_LINES).mean((1, 2)) <= EDGE_MEAN_TOL)
 
 
 def find_bars(frame: np.ndarray) -> Bars | None:

@@ -125,8 +125,7 @@ class StreamDecoder:
                     if self._version < 6:
                         raise ZVC69FormatError(f"frame {n}: a bars record in a format "
                                                f"{self._version} stream (6.0 and later only)", 0)
-                    b = ip.bars
-                    st.bars = (b.top, b.bottom, b.left, b.right)
+                    st.bars = ip.bars.sides
                 st.quality = ip.level
                 if ip.refine is None:
                     return st, ip, np.zeros((0, 0), bool), None

@@ -216,9 +216,7 @@ class StreamEncoder:
         bits_map = lat.bits_map
         st = FrameStats(index=n, frame_type="I", width=self.width, height=self.height,
                         quality=level, keyframe=True, block_size=BLOCK)
-        if payload.bars is not None:
-            b = payload.bars
-            st.bars = (b.top, b.bottom, b.left, b.right)
+        st.bars = None if payload.bars is None else payload.bars.sides
         refined = (encode_refinement(self.codecs.residual, frame, recon, refine_level,
                                      self.rd_skip, prof) if refine_level else None)
         if refine_level and refined is None:  # the pass did not pay: intra alone at level q

@@ -112,8 +112,10 @@ class HyperpriorCoder:
         if not far.any():
             return a
         sym = np.where(far[None], 0, a.sym).astype(np.int32)
-        bits = entropy.information_bits_gaussian(sym, a.idx, self.y_tables).sum(0)
-        return dataclasses.replace(a, sym=sym, bits=bits.astype(np.float32))
+        bits = a.bits.copy()
+        bits[far] = entropy.information_bits_gaussian(sym[:, far], a.idx[:, far],
+                                                      self.y_tables).sum(0)
+        return dataclasses.replace(a, sym=sym, bits=bits)
 
     def code_and_synthesize(self, a: Analysed, prof: Profiler,
                             skip: np.ndarray | None = None) -> tuple[Latents, np.ndarray]:

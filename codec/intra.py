@@ -18,7 +18,7 @@ import numpy as np
 
 from .bars import Bars, find_bars
 from .errors import ZVC69FormatError
-from .hyperprior import HyperpriorCoder, Latents, pad_to
+from .hyperprior import MULTIPLE, HyperpriorCoder, Latents, pad_to
 from .profiler import Profiler
 
 _HEAD = struct.Struct("<BI")
@@ -178,7 +178,7 @@ class IntraCodec:
             recon = from_tensor(x_hat, ih, iw)
         if found is not None:
             recon = found.paste(recon, h, w)
-            lat.bits_map = found.place_bits(lat.bits_map, h, w, 16, _grid(h, w))
+            lat.bits_map = _whole_frame_bits(found, lat.bits_map, h, w)
         return IntraPayload(level, lat.z_bytes, lat.y_bytes, bars=found), recon, lat
 
     def decode_latents(self, payload: IntraPayload, height: int, width: int,
@@ -186,9 +186,9 @@ class IntraCodec:
         bars = payload.bars
         ih, iw = (height, width) if bars is None else bars.inner_shape(height, width)
         lat = self.coder.decode_latents(payload.z_bytes, payload.y_bytes, payload.level,
-                                        (ih + -ih % 64, iw + -iw % 64), prof)
+                                        _padded(ih, iw), prof)
         if bars is not None:
-            lat.bits_map = bars.place_bits(lat.bits_map, height, width, 16, _grid(height, width))
+            lat.bits_map = _whole_frame_bits(bars, lat.bits_map, height, width)
         return lat
 
     def reconstruct(self, lat: Latents, height: int, width: int, prof: Profiler,
@@ -205,6 +205,12 @@ class IntraCodec:
         return self.reconstruct(lat, height, width, prof, payload.bars), lat
 
 
-def _grid(height: int, width: int) -> tuple[int, int]:
-    """The latent grid (16-pixel positions) of a (height, width) frame padded to 64."""
-    return (height + -height % 64) // 16, (width + -width % 64) // 16
+def _padded(height: int, width: int) -> tuple[int, int]:
+    """The size the networks see: (height, width) padded to a multiple of MULTIPLE."""
+    return height + -height % MULTIPLE, width + -width % MULTIPLE
+
+
+def _whole_frame_bits(bars: Bars, bits: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The inner picture's bits per latent position spread over the whole frame's grid."""
+    ph, pw = _padded(height, width)
+    return bars.place_bits(bits, height, width, 16, (ph // 16, pw // 16))
