@@ -141,7 +141,8 @@ class StreamDecoder:
             st.quality = pp.level
             st.mv_block = pp.mv_block
             st.mv = decode_mvs(pp.mv_bytes, -(-self.height // pp.mv_block),
-                               -(-self.width // pp.mv_block), pp.precision)
+                               -(-self.width // pp.mv_block), pp.precision,
+                               contexts=self._version >= 7)
             skip = decode_skip(pp.skip_bytes, self._pad[0] // BLOCK, self._pad[1] // BLOCK)
             shown = skip  # reported: blocks that get no residual at all (nor detail)
             side = None

@@ -266,7 +266,7 @@ class StreamEncoder:
         if weights is not None:
             mv, pred = self._motion(frame, apply_weights(ref, weights), prof)
         with prof.stage("motion_coding"):
-            mv_bytes = encode_mvs(mv, p.subpel)
+            mv_bytes = encode_mvs(mv, p.subpel, self.layout >= 7)
         # every ANCHOR_EVERY-th P-frame of a GOP one level up: a better reference for the next
         level = self.quality
         if self._since_key % ANCHOR_EVERY == 0:
@@ -344,7 +344,7 @@ class StreamEncoder:
             if len(p.mv_trials) == 1:
                 return mv, pred
             with prof.stage("motion_coding"):
-                bits = 8 * len(encode_mvs(mv, p.subpel))
+                bits = 8 * len(encode_mvs(mv, p.subpel, self.layout >= 7))
             sse = float(np.sum(((pred - target) / 255.0) ** 2, dtype=np.float64))
             cost = bits + lam * sse
             if best is None or cost < best[0]:

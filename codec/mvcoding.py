@@ -18,6 +18,25 @@ with integer arithmetic only: a geometric tail w(|d|) = 2**20 * (t/256)**(|d|-1)
 step), ESC weighted like the tail beyond K, and zero given a share 1 - 2**(-z/16) of the mass.
 The integer weights convert to float64 exactly, so encoder and decoder hand constriction
 identical tables on every machine.
+
+Mode 2 (format 7.0 on) adds contexts and compact escapes; the encoder writes whichever of
+modes 1 and 2 is shorter::
+
+    mode      u8   2
+    f0..f3    u8   probability (f/256) that a block's difference is not zero, by context: how
+                   many of its top-left, top and top-right neighbours have one (0..3)
+    zx tx     u8   model of x differences of the blocks with a non-zero difference
+    zy ty     u8   model of their y differences where x is not zero
+    z0 t0     u8   model of their y differences where x is zero (y is not zero there)
+    ans       the rest: uint32 ANS words
+
+Decoding order: the non-zero flags row by row (a row's contexts come from the row above, so
+each row is one vectorised call), then x symbols, y symbols where x != 0, y symbols where
+x == 0 (raster order each), then the escapes in the order of their ESC symbols: every
+escape's bucket b (a fixed table, `_BUCKET_W`), then its sign and the b low bits of
+|d| - K, in chunks of at most 16 bits (an Exp-Golomb code, about 8 bits where mode 1's
+zigzag bytes take 16), and last a 16-bit check of the differences (`_digest`), so a damaged
+payload is refused rather than decoded to other vectors.
 """
 
 from __future__ import annotations
@@ -34,6 +53,10 @@ K = 30  # differences in -K..K are coded directly, larger ones escape
 _ESC = 2 * K + 1
 _NSYM = 2 * K + 2
 _MAX_UNITS = 1 << 24  # largest |vector| in 1/precision units that the format carries
+# Mode 2 escape buckets b = floor(log2(|d| - K)), 0..24 (|d| < 2**25): peaked at 6, where
+# outliers of a 16-64 pixel quarter-pel search fall.
+_BUCKET_W = np.array([2, 4, 6, 10, 16, 20, 24, 8, 4, 2] + [1] * 15, dtype=np.float64)
+_CHUNK = 16  # largest number of raw bits coded as one uniform symbol
 _POW2_16 = (65536, 68438, 71468, 74632, 77936, 81386, 84990, 88752, 92682, 96785, 101070, 105545,
             110218, 115098, 120194, 125515)  # round(65536 * 2 ** (i / 16))  # fmt: skip
 
@@ -112,8 +135,11 @@ def _decode_escapes(buf: bytes, offset: int) -> np.ndarray:
     return (z >> 1) ^ -(z & 1)
 
 
-def encode_mvs(mv: np.ndarray, precision: int = 4) -> bytes:
-    """Code a (rows, cols, 2) float32 field in pixels, rounded to multiples of 1/precision."""
+def encode_mvs(mv: np.ndarray, precision: int = 4, contexts: bool = True) -> bytes:
+    """Code a (rows, cols, 2) float32 field in pixels, rounded to multiples of 1/precision.
+
+    contexts=False restricts the encoder to modes 0 and 1 (readers of format 6 and older).
+    """
     if mv.ndim != 3 or mv.shape[2] != 2 or mv.shape[0] < 1 or mv.shape[1] < 1:
         raise ValueError(f"expected a (rows, cols, 2) field, got shape {mv.shape}")
     if precision < 1:
@@ -126,7 +152,16 @@ def encode_mvs(mv: np.ndarray, precision: int = 4) -> bytes:
     q = q.astype(np.int64)
     if not q.any():
         return b"\x00"
-    d = (q - median_predictor(q)).reshape(-1, 2)
+    d2 = q - median_predictor(q)
+    plain = _encode_plain(d2.reshape(-1, 2))
+    if not contexts:
+        return plain
+    ctx = _encode_contexts(d2)
+    return ctx if len(ctx) < len(plain) else plain
+
+
+def _encode_plain(d: np.ndarray) -> bytes:
+    """Mode 1: every difference (n, 2) with one model per component, LEB128 escapes."""
     coder = constriction.stream.stack.AnsCoder()
     header = bytearray([1])
     syms, escapes = [], []
@@ -143,6 +178,136 @@ def encode_mvs(mv: np.ndarray, precision: int = 4) -> bytes:
     esc = b"".join(pack_uvarint(v) for v in escapes)
     words = coder.get_compressed().astype("<u4").tobytes()
     return bytes(header) + pack_uvarint(len(esc)) + esc + words
+
+
+def _symbols(d: np.ndarray) -> np.ndarray:
+    """Symbols of differences: d + K in the direct range, ESC beyond."""
+    return np.where(np.abs(d) > K, _ESC, d + K).astype(np.int32)
+
+
+def _row_contexts(above: np.ndarray) -> np.ndarray:
+    """Contexts of a row: non-zero flags among top-left, top, top-right (0 outside)."""
+    p = np.pad(above.astype(np.int32), 1)
+    return p[:-2] + p[1:-1] + p[2:]
+
+
+@lru_cache(maxsize=1)
+def _bucket_model() -> constriction.stream.model.Categorical:
+    return constriction.stream.model.Categorical(_BUCKET_W, perfect=False)
+
+
+_BERNOULLI = constriction.stream.model.Bernoulli(perfect=False)
+_UNIFORM = constriction.stream.model.Uniform()
+
+
+def _escape_parts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bucket, (sign + low bits) value and its bit count of escaped differences."""
+    v = np.abs(values) - K  # >= 1
+    b = np.floor(np.log2(v.astype(np.float64))).astype(np.int64)
+    b += (np.int64(1) << (b + 1)) <= v  # guard the float log at powers of two
+    b -= (np.int64(1) << b) > v
+    low = v - (np.int64(1) << b)
+    return b, (low << 1) | (values < 0), b + 1
+
+
+def _digest(dn: np.ndarray) -> int:
+    """16-bit check of the non-zero differences (n, 2), the last symbol of a mode 2 payload."""
+    w = np.arange(1, 2 * dn.shape[0] + 1, dtype=np.int64) % 65521
+    return int((np.sum((dn.ravel() % 65521) * w) + dn.shape[0]) % 65536)
+
+
+def _encode_contexts(d2: np.ndarray) -> bytes:
+    """Mode 2 of a (rows, cols, 2) difference field with at least one non-zero difference."""
+    nz = (d2 != 0).any(-1)
+    ctx = np.zeros(nz.shape, dtype=np.int32)
+    ctx[1:] = np.stack([_row_contexts(row) for row in nz[:-1]]) if nz.shape[0] > 1 else 0
+    f = []
+    for k in range(4):
+        sel = nz[ctx == k]
+        f.append(int(np.clip(np.rint(256 * sel.mean()), 1, 255)) if sel.size else 128)
+    dn = d2[nz]
+    x0 = dn[:, 0] == 0
+    groups = (dn[:, 0], dn[~x0, 1], dn[x0, 1])
+    syms = [_symbols(g) for g in groups]
+    fits = [_fit(s) for s in syms]
+    esc = np.concatenate([g[np.abs(g) > K] for g in groups])
+    coder = constriction.stream.stack.AnsCoder()
+    coder.encode_reverse(np.array([_digest(dn)], dtype=np.int32), _UNIFORM,
+                         np.array([1 << 16], dtype=np.int32))
+    if esc.size:
+        b, val, nbits = _escape_parts(esc)
+        hi = nbits > _CHUNK
+        if hi.any():
+            coder.encode_reverse((val[hi] >> _CHUNK).astype(np.int32), _UNIFORM,
+                                 (np.int64(1) << (nbits[hi] - _CHUNK)).astype(np.int32))
+        lo_bits = np.minimum(nbits, _CHUNK)
+        coder.encode_reverse((val & ((np.int64(1) << lo_bits) - 1)).astype(np.int32), _UNIFORM,
+                             (np.int64(1) << lo_bits).astype(np.int32))
+        coder.encode_reverse(b.astype(np.int32), _bucket_model())
+    for sym, fit in zip(syms[::-1], fits[::-1], strict=True):
+        if sym.size:
+            coder.encode_reverse(sym, _model(*fit))
+    probs = np.array(f, dtype=np.float64)[ctx.ravel()] / 256.0
+    coder.encode_reverse(nz.ravel().astype(np.int32), _BERNOULLI, probs)
+    words = coder.get_compressed().astype("<u4").tobytes()
+    return bytes([2, *f, *(x for fit in fits for x in fit)]) + words
+
+
+def _decode_contexts(data: bytes, rows: int, cols: int) -> np.ndarray:
+    """Differences (rows * cols, 2) of a mode 2 payload; ZVC69FormatError if corrupt."""
+    if len(data) < 11 + 4 or (len(data) - 11) % 4:
+        raise ZVC69FormatError("motion-vector payload (mode 2) is truncated", len(data))
+    f = np.array(list(data[1:5]), dtype=np.float64) / 256.0
+    if (f == 0).any():
+        raise ZVC69FormatError("motion-vector context probability is zero", 1)
+    fits = [(data[5 + 2 * i], data[6 + 2 * i]) for i in range(3)]
+    words = np.frombuffer(data[11:], dtype="<u4").astype(np.uint32)
+    coder = constriction.stream.stack.AnsCoder(words)
+    nz = np.zeros((rows, cols), dtype=bool)
+    above = np.zeros(cols, dtype=bool)
+    for r in range(rows):
+        nz[r] = coder.decode(_BERNOULLI, f[_row_contexts(above)]) != 0
+        above = nz[r]
+    m = int(nz.sum())
+    sx = coder.decode(_model(*fits[0]), m).astype(np.int64) - K
+    x0 = sx == 0
+    sy = np.zeros(m, dtype=np.int64)
+    n1 = int((~x0).sum())
+    if n1:
+        sy[~x0] = coder.decode(_model(*fits[1]), n1).astype(np.int64) - K
+    if m - n1:
+        sy[x0] = coder.decode(_model(*fits[2]), m - n1).astype(np.int64) - K
+    if (sy[x0] == 0).any():
+        raise ZVC69FormatError("motion-vector difference flagged non-zero is zero", 11)
+    esc_k = _ESC - K
+    where = [np.flatnonzero(sx == esc_k), np.flatnonzero(~x0)[sy[~x0] == esc_k],
+             np.flatnonzero(x0)[sy[x0] == esc_k]]
+    n_esc = sum(w.size for w in where)
+    if n_esc:
+        b = coder.decode(_bucket_model(), n_esc).astype(np.int64)
+        nbits = b + 1
+        lo_bits = np.minimum(nbits, _CHUNK)
+        val = coder.decode(_UNIFORM, (np.int64(1) << lo_bits).astype(np.int32)).astype(np.int64)
+        hi = nbits > _CHUNK
+        if hi.any():
+            top = coder.decode(_UNIFORM, (np.int64(1) << (nbits[hi] - _CHUNK)).astype(np.int32))
+            val[hi] |= top.astype(np.int64) << _CHUNK
+        mag = (np.int64(1) << b) + (val >> 1) + K
+        esc = np.where(val & 1, -mag, mag)
+        parts = np.split(esc, np.cumsum([w.size for w in where])[:-1])
+        sx[where[0]] = parts[0]
+        ys = sy[~x0]
+        ys[sy[~x0] == esc_k] = parts[1]
+        sy[~x0] = ys
+        ys = sy[x0]
+        ys[sy[x0] == esc_k] = parts[2]
+        sy[x0] = ys
+    check = coder.decode(_UNIFORM, np.array([1 << 16], dtype=np.int32))[0]
+    if check != _digest(np.stack([sx, sy], axis=1)) or not coder.is_empty():
+        raise ZVC69FormatError("motion-vector payload (mode 2) fails its check", 11)
+    d = np.zeros((rows * cols, 2), dtype=np.int64)
+    d[nz.ravel()] = np.stack([sx, sy], axis=1)
+    return d
 
 
 @lru_cache(maxsize=16)
@@ -175,8 +340,12 @@ def _reconstruct(d: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return v[:-1].reshape(rows, cols, 2)
 
 
-def decode_mvs(data: bytes, rows: int, cols: int, precision: int = 4) -> np.ndarray:
-    """Inverse of `encode_mvs`: (rows, cols, 2) float32 pixels; ZVC69FormatError if corrupt."""
+def decode_mvs(data: bytes, rows: int, cols: int, precision: int = 4,
+               contexts: bool = True) -> np.ndarray:
+    """Inverse of `encode_mvs`: (rows, cols, 2) float32 pixels; ZVC69FormatError if corrupt.
+
+    contexts=False (streams of format 6 and older) refuses mode 2.
+    """
     if rows < 1 or cols < 1 or precision < 1:
         raise ValueError(f"bad field geometry rows={rows} cols={cols} precision={precision}")
     if len(data) == 0:
@@ -185,6 +354,14 @@ def decode_mvs(data: bytes, rows: int, cols: int, precision: int = 4) -> np.ndar
         if len(data) != 1:
             raise ZVC69FormatError("zero motion-vector field has trailing bytes", 1)
         return np.zeros((rows, cols, 2), dtype=np.float32)
+    if data[0] == 2 and not contexts:
+        raise ZVC69FormatError("motion-vector mode 2 in a stream of format 6 or older", 0)
+    if data[0] == 2:
+        try:
+            d = _decode_contexts(data, rows, cols)
+        except (ValueError, OverflowError) as exc:
+            raise ZVC69FormatError(f"motion-vector ANS payload is invalid: {exc}", 11) from None
+        return _vectors(d, rows, cols, precision, 11)
     if data[0] != 1:
         raise ZVC69FormatError(f"unknown motion-vector mode {data[0]}", 0)
     if len(data) < 6:
@@ -217,6 +394,13 @@ def decode_mvs(data: bytes, rows: int, cols: int, precision: int = 4) -> np.ndar
         flat = d.T.copy().ravel()
         flat[is_esc] = esc
         d = flat.reshape(2, n).T
+    return _vectors(d, rows, cols, precision, pos)
+
+
+def _vectors(d: np.ndarray, rows: int, cols: int, precision: int, pos: int) -> np.ndarray:
+    """Field in pixels from differences (n, 2); ZVC69FormatError if a vector is out of range."""
+    if np.abs(d).max() >= 2 * _MAX_UNITS:
+        raise ZVC69FormatError("decoded motion-vector difference is out of range", pos)
     v = _reconstruct(np.ascontiguousarray(d), rows, cols)
     if np.abs(v).max() >= _MAX_UNITS:
         raise ZVC69FormatError("decoded motion vector is out of range", pos)

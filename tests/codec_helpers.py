@@ -35,6 +35,24 @@ def pan_clip(n: int, h: int = 64, w: int = 96, step: int = 2, seed: int = 0) -> 
     return [big[4 : 4 + h, 4 + step * i : 4 + step * i + w].copy() for i in range(n)]
 
 
+def objects_clip(n: int, h: int = 128, w: int = 192, seed: int = 5) -> list[np.ndarray]:
+    """Eight blocky 32x32 objects moving up to 13 pixels a frame, each its own way, over a
+    still blocky background: motion fields with many large vector differences."""
+    rng = np.random.default_rng(seed)
+    bg = rng.integers(0, 256, (h // 4, w // 4, 3)).repeat(4, 0).repeat(4, 1).astype(np.uint8)
+    objs = [(rng.integers(0, h - 32), rng.integers(0, w - 32),
+             rng.integers(-3, 4, 2) * 4 + rng.integers(-1, 2, 2),
+             rng.integers(0, 256, (8, 8, 3)).repeat(4, 0).repeat(4, 1)) for _ in range(8)]
+    frames = []
+    for t in range(n):
+        f = bg.copy()
+        for r, c, v, tex in objs:
+            rr, cc = int((r + v[0] * t) % (h - 32)), int((c + v[1] * t) % (w - 32))
+            f[rr : rr + 32, cc : cc + 32] = tex
+        frames.append(f)
+    return frames
+
+
 def static_clip(n: int, h: int = 64, w: int = 96, seed: int = 1) -> list[np.ndarray]:
     f = texture(h, w, seed)
     return [f.copy() for _ in range(n)]

@@ -7,7 +7,7 @@ import pytest
 
 from codec.api import StreamDecoder, shared_codecs
 from codec.errors import ModelMismatchError
-from tests.codec_helpers import encode, pan_clip, static_clip
+from tests.codec_helpers import encode, objects_clip, pan_clip, static_clip
 
 
 def test_decoder_output_equals_encoder_reconstruction(tmp_path):
@@ -67,6 +67,28 @@ def test_format_3_streams_still_decode(tmp_path, monkeypatch):
 
     assert max(headers(new_stats)) <= 72 < min(headers(old_stats)), (headers(new_stats),
                                                                      headers(old_stats))
+
+
+def test_format_6_streams_decode_and_format_7_codes_motion_smaller(tmp_path, monkeypatch):
+    """Format 7's context-coded motion vectors (mvcoding mode 2) cost fewer bits on fields with
+    large vector differences; a 6.x stream (mode 1 only) still decodes exactly."""
+    import codec.container
+
+    frames = objects_clip(4)
+    monkeypatch.setattr(codec.container, "VERSION", (6, 0))
+    old, old_stats = encode(tmp_path / "v6.zvc69", frames, quality=3)
+    monkeypatch.undo()
+    new, new_stats = encode(tmp_path / "v7.zvc69", frames, quality=3)
+    for name, recons in (("v6", old), ("v7", new)):
+        with StreamDecoder(tmp_path / f"{name}.zvc69", codecs=shared_codecs("cpu")) as dec:
+            assert dec.header.version_major == int(name[1])
+            for i, (frame, _) in enumerate(dec.frames()):
+                assert np.array_equal(frame, recons[i]), f"{name} frame {i} differs"
+
+    def motion(stats):
+        return [s.bits["motion"] for s in stats[1:]]
+
+    assert sum(motion(new_stats)) < sum(motion(old_stats)), (motion(new_stats), motion(old_stats))
 
 
 def test_random_access_matches_sequential(tmp_path):

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from codec import mvcoding
 from codec.errors import ZVC69FormatError
 from codec.mvcoding import decode_mvs, encode_mvs, median_predictor
 
@@ -36,6 +37,43 @@ def test_round_trip(case: tuple[np.ndarray, int]) -> None:
     out = decode_mvs(data, mv.shape[0], mv.shape[1], precision)
     assert out.dtype == np.float32
     np.testing.assert_array_equal(out, mv)
+
+
+@settings(max_examples=150, deadline=None)
+@given(fields())
+def test_round_trip_of_mode_2(case: tuple[np.ndarray, int]) -> None:
+    """The context mode alone (the encoder writes it only where it is shorter)."""
+    mv, precision = case
+    q = np.rint(mv.astype(np.float64) * precision).astype(np.int64)
+    if not q.any():
+        return
+    data = mvcoding._encode_contexts(q - median_predictor(q))
+    assert data[0] == 2
+    np.testing.assert_array_equal(decode_mvs(data, mv.shape[0], mv.shape[1], precision), mv)
+    with pytest.raises(ZVC69FormatError, match="mode 2"):
+        decode_mvs(data, mv.shape[0], mv.shape[1], precision, contexts=False)
+
+
+def _object_field(rows: int = 45, cols: int = 80, seed: int = 0) -> np.ndarray:
+    """Still background, a few objects moving fast, scattered quarter-pel jitter."""
+    rng = np.random.default_rng(seed)
+    mv = np.zeros((rows, cols, 2), np.float32)
+    for _ in range(12):
+        r, c = rng.integers(0, rows - 4), rng.integers(0, cols - 6)
+        mv[r : r + 4, c : c + 6] = rng.integers(-96, 97, 2) / 4
+    jitter = rng.random((rows, cols, 1)) < 0.15
+    return mv + jitter * (rng.integers(-2, 3, (rows, cols, 2)) / 4).astype(np.float32)
+
+
+def test_contexts_and_short_escapes_pay_on_sparse_fields() -> None:
+    mv = _object_field()
+    plain, best = encode_mvs(mv, contexts=False), encode_mvs(mv)
+    assert plain[0] == 1 and best[0] == 2
+    assert len(best) < 0.9 * len(plain)
+    np.testing.assert_array_equal(decode_mvs(best, 45, 80), mv)
+    tiny = np.zeros((2, 3, 2), np.float32)
+    tiny[0, 0] = (0.25, 0)
+    assert encode_mvs(tiny)[0] == 1  # mode 2's header is longer: not worth it here
 
 
 def test_zero_field_costs_one_byte() -> None:
@@ -101,6 +139,13 @@ def test_truncated_or_extended_stream_is_rejected() -> None:
         decode_mvs(b"\x00\x00", 8, 12)
     with pytest.raises(ZVC69FormatError):
         decode_mvs(b"\x07", 8, 12)
+    data = encode_mvs(_object_field(12, 16))
+    assert data[0] == 2
+    for n in range(len(data)):
+        with pytest.raises(ZVC69FormatError):
+            decode_mvs(data[:n], 12, 16)
+    with pytest.raises(ZVC69FormatError):
+        decode_mvs(data + b"\x00\x00\x00\x01", 12, 16)
 
 
 @settings(max_examples=300, deadline=None)
@@ -116,12 +161,13 @@ def test_garbage_never_raises_anything_else(data: bytes, rows: int, cols: int) -
 @settings(max_examples=200, deadline=None)
 @given(st.integers(0, 10**6), st.integers(0, 255))
 def test_corrupted_byte_never_raises_anything_else(pos: int, value: int) -> None:
-    data = bytearray(encode_mvs(_smooth_field(8, 12)))
-    data[pos % len(data)] = value
-    try:
-        decode_mvs(bytes(data), 8, 12)
-    except ZVC69FormatError:
-        pass
+    for field in (_smooth_field(8, 12), _object_field(8, 12, seed=3)):
+        data = bytearray(encode_mvs(field))
+        data[pos % len(data)] = value
+        try:
+            decode_mvs(bytes(data), 8, 12)
+        except ZVC69FormatError:
+            pass
 
 
 def test_rejects_bad_input() -> None:
