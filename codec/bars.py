@@ -138,3 +138,16 @@ def find_bars(frame: np.ndarray) -> Bars | None:
     if not top + bottom + left + right:
         return None
     return Bars(top, bottom, left, right, tuple(int(c) for c in colour))  # type: ignore[arg-type]
+
+
+def shared_bars(a: np.ndarray, b: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right) of the bars two frames share: both have bars of one colour
+    (within MAX_TOL / 16 per channel), per side the narrower; None otherwise. Format 7
+    P-frames leave these unweighted in a fade (codec.weights)."""
+    ba, bb = find_bars(a), find_bars(b)
+    if ba is None or bb is None:
+        return None
+    if max(abs(x - y) for x, y in zip(ba.colour, bb.colour, strict=True)) > MAX_TOL // 16:
+        return None
+    sides = tuple(min(x, y) for x, y in zip(ba.sides, bb.sides, strict=True))
+    return sides if any(sides) else None  # type: ignore[return-value]

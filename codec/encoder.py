@@ -17,6 +17,7 @@ import numpy as np
 
 from . import container
 from .backend import Backend
+from .bars import shared_bars
 from .container import ContainerWriter, FileHeader, FrameType
 from .deblock import loop_filter
 from .detail import CodedDetail, any_on_latent_grid, encode_detail, to_latent_grid
@@ -38,6 +39,7 @@ from .stats import FrameStats
 from .warp import warp
 from .weights import apply as apply_weights
 from .weights import estimate as estimate_weights
+from .weights import estimate_v7 as estimate_weights_v7
 
 MAX_DIMENSION = 16384
 # A scene cut: the source's luma histogram jumps (L1 distance, 0..2) and the motion-compensated
@@ -262,7 +264,10 @@ class StreamEncoder:
         # Scene cuts are judged on the plain reference (weights would match a new scene's
         # brightness too); a fade is then predicted from the weighted one.
         with prof.stage("motion_search"):
-            weights = estimate_weights(frame, ref)
+            if self.layout >= 7:
+                weights = estimate_weights_v7(frame, pred, shared_bars(frame, ref))
+            else:
+                weights = estimate_weights(frame, ref)
         if weights is not None:
             mv, pred = self._motion(frame, apply_weights(ref, weights), prof)
         with prof.stage("motion_coding"):

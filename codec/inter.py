@@ -4,8 +4,9 @@ Format 4 layout: u8 quality level (bits 0-3) and flags (bits 4-6: residual, deta
 weights present), u8 motion byte (bit 0: 8x8 motion blocks, else 16x16; bits 1-2: vector
 precision code 0, 1, 2 = integer, half, quarter pel), LEB128 varint sizes of the motion, skip
 and z sections and, with a detail layer, of the y section, with weights the prediction
-weights (weights.py, 6 bytes), then the sections in that order and the detail section last
-(the last section runs to the end): 6 to 9 bytes of header where format 3 had 16 to 26.
+weights (weights.py, 6 bytes; from format 7 9 bytes, wider offsets, and with flag bit 7 8
+more, a region), then the sections in that order and the detail section last (the last
+section runs to the end): 6 to 9 bytes of header where format 3 had 16 to 26.
 
 Format 1-3 layout: u8 quality level, u8 motion block size (8 or 16), u8 vector precision (1, 2, 4 =
 integer, half, quarter pel), u8 flags (bit 0: residual present, bit 1: detail layer present),
@@ -24,12 +25,14 @@ from .errors import ZVC69FormatError
 from .varint import pack_uvarint, read_uvarint
 from .weights import SIZE as WEIGHTS_SIZE
 from .weights import Weights
+from .weights import size as weights_size
 
 _HEAD = struct.Struct("<BBBBIII")
 _U32 = struct.Struct("<I")
 HAS_RESIDUAL = 1
 HAS_DETAIL = 2
 HAS_WEIGHTS = 4
+HAS_REGION = 8  # format 7: the weights record carries a region (weights.py)
 _PREC_CODE = {1: 0, 2: 1, 4: 2}  # vector precision 1/p -> 2-bit code (format 4)
 _PREC_OF_CODE = {v: k for k, v in _PREC_CODE.items()}
 
@@ -51,7 +54,8 @@ class InterPayload:
     def _flags(self) -> int:
         return ((HAS_RESIDUAL if self.has_residual else 0)
                 | (HAS_DETAIL if self.detail_bytes else 0)
-                | (HAS_WEIGHTS if self.weights is not None else 0))
+                | (HAS_WEIGHTS if self.weights is not None else 0)
+                | (HAS_REGION if self.weights is not None and self.weights.region else 0))
 
     def _head(self) -> bytes:
         """Format 4: u8 level | flags << 4, u8 precision code << 1 | (block == 8), varint
@@ -62,7 +66,7 @@ class InterPayload:
         if self.detail_bytes:
             lengths.append(self.y_bytes)
         head += b"".join(pack_uvarint(len(x)) for x in lengths)
-        return head + (self.weights.pack() if self.weights is not None else b"")
+        return head + (self.weights.pack(self.layout) if self.weights is not None else b"")
 
     def pack(self) -> bytes:
         """Format 4 layout (`_head`, then the sections in order)."""
@@ -92,7 +96,8 @@ class InterPayload:
         level, flags = data[0] & 15, data[0] >> 4
         if not 1 <= level <= 8:
             raise ZVC69FormatError(f"P-frame quality level {level} is not in 1..8", 0)
-        if flags & ~(HAS_RESIDUAL | HAS_DETAIL | HAS_WEIGHTS):
+        known = HAS_RESIDUAL | HAS_DETAIL | HAS_WEIGHTS | (HAS_REGION if version >= 7 else 0)
+        if flags & ~known or (flags & HAS_REGION and not flags & HAS_WEIGHTS):
             raise ZVC69FormatError(f"P-frame flags {flags:#x} name unknown sections", 0)
         if data[1] >> 3 or (data[1] >> 1) not in _PREC_OF_CODE:
             raise ZVC69FormatError(f"P-frame motion byte {data[1]:#x} is not valid", 1)
@@ -103,8 +108,9 @@ class InterPayload:
             lengths.append(n)
         weights = None
         if flags & HAS_WEIGHTS:  # Weights.unpack names a short field
-            weights = Weights.unpack(data[p : p + WEIGHTS_SIZE])
-            p += WEIGHTS_SIZE
+            n = weights_size(version, bool(flags & HAS_REGION))
+            weights = Weights.unpack(data[p : p + n], version, bool(flags & HAS_REGION))
+            p += n
         if p + sum(lengths) > len(data):
             raise ZVC69FormatError(f"P-frame sections ({p + sum(lengths)} bytes) run past the "
                                    f"payload ({len(data)} bytes)", p)
@@ -116,7 +122,7 @@ class InterPayload:
             parts.append(data[p:])
             p = len(data)
         return cls(level, block, prec, parts[0], parts[1], parts[2], parts[3],
-                   bool(flags & HAS_RESIDUAL), data[p:], weights)
+                   bool(flags & HAS_RESIDUAL), data[p:], weights, layout=version)
 
     @classmethod
     def _unpack_v3(cls, data: bytes) -> InterPayload:
