@@ -40,6 +40,11 @@ STAGES = (
 )
 
 
+# Weighted prediction of a P-frame: gains (w / 64) and offsets per RGB channel, and the
+# (top, bottom, left, right) margins left unweighted (format 7) or None: the whole frame
+WeightsInfo = tuple[tuple[float, ...], tuple[int, ...], tuple[int, int, int, int] | None]
+
+
 @dataclass
 class FrameStats:
     """What is known about one coded frame."""
@@ -67,6 +72,9 @@ class FrameStats:
     scene_cut: bool = False
     # I-frames of format 6: flat bars (top, bottom, left, right) in pixels, not coded (bars.py)
     bars: tuple[int, int, int, int] | None = None
+    # P-frames with weighted prediction (weights.py): per RGB channel gain (w / 64) and offset,
+    # and the (top, bottom, left, right) margins left unweighted (format 7) or None
+    weights: WeightsInfo | None = None
 
     @property
     def bits_total(self) -> int:
@@ -102,9 +110,20 @@ class FrameStats:
             "residual_energy": self.mean_residual_energy,
             "scene_cut": self.scene_cut,
             "bars": None if self.bars is None else "{} {} {} {}".format(*self.bars),
+            "weights": None if self.weights is None else weights_text(self.weights),
         }
         for part in BIT_PARTS:
             out[f"bits_{part}"] = self.bits.get(part, 0)
         for stage, ms in self.timings.items():
             out[f"ms_{stage}"] = round(ms, 3)
         return out
+
+
+def weights_text(weights: WeightsInfo) -> str:
+    """'gain 0.672 0.656 0.672 · offset +58 +60 +57[ · inside top 58 bottom 58 left 0 right 0]'."""
+    gain, offset, region = weights
+    text = ("gain " + " ".join(f"{g:.3f}" for g in gain) + " · offset "
+            + " ".join(f"{o:+d}" for o in offset))
+    if region is not None:
+        text += " · inside top {} bottom {} left {} right {}".format(*region)
+    return text

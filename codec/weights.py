@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ZVC69FormatError
+from .stats import WeightsInfo
 
 FRAC = 6  # weights in 1/64
 _PACK = struct.Struct("<BBBbbb")
@@ -62,6 +63,11 @@ class Weights:
             raise ZVC69FormatError("prediction offset outside -255..255", 3)
         margins = _REGION.unpack_from(data, _PACK_V7.size) if region else None
         return cls((v[0], v[1], v[2]), (v[3], v[4], v[5]), margins)
+
+
+    def stats(self) -> WeightsInfo:
+        """(gains, offsets, region) as FrameStats.weights reports them."""
+        return tuple(w / (1 << FRAC) for w in self.w), self.o, self.region
 
 
 def size(version: int, region: bool = False) -> int:

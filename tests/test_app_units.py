@@ -151,3 +151,9 @@ def test_frame_panel_names_the_refinement():
     st.bars = (58, 58, 0, 0)
     rows = {name: value for name, value, _ in frame_rows(st)}
     assert rows["Bars (not coded)"] == "top 58 · bottom 58 · left 0 · right 0 px"
+    assert "Prediction weights" not in rows
+    st.weights = ((0.671875, 0.65625, 1.0), (58, 60, -3), (58, 58, 0, 0))
+    rows = {name: value for name, value, _ in frame_rows(st)}
+    assert rows["Prediction weights"] == ("gain 0.672 0.656 1.000 · offset +58 +60 -3 · inside "
+                                          "top 58 bottom 58 left 0 right 0")
+    assert st.summary()["weights"] == rows["Prediction weights"]

@@ -108,6 +108,8 @@ def test_letterboxed_fade_is_weighted_inside_the_bars(tmp_path, monkeypatch):
         for i, (frame, _) in enumerate(dec.frames()):
             assert np.array_equal(frame, recons[i]), f"frame {i} differs"
         payloads = [InterPayload.unpack(dec.reader.read_frame(n)[1], 7) for n in range(1, 4)]
+        scanned = dec.scan()
+    assert [s.weights for s in scanned] == [s.weights for s in stats]  # the analyzer's view
     regions = [p.weights.region if p.weights else None for p in payloads]
     assert all(r is not None and r[0] >= 8 and r[1] >= 8 for r in regions), regions
     assert all(p.weights.o[0] > 20 for p in payloads)  # an offset towards the grey

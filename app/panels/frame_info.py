@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
-from codec.stats import BIT_PARTS, STAGES, FrameStats
+from codec.stats import BIT_PARTS, STAGES, FrameStats, weights_text
 
 
 def frame_rows(s: FrameStats, timings: dict[str, float] | None = None,
@@ -26,6 +26,7 @@ def frame_rows(s: FrameStats, timings: dict[str, float] | None = None,
         ("Resolution", f"{s.width} × {s.height}", []),
         *([("Bars (not coded)", "top {} · bottom {} · left {} · right {} px".format(*s.bars), [])]
           if s.bars else []),
+        *([("Prediction weights", weights_text(s.weights), [])] if s.weights else []),
         ("PTS", f"{s.pts}  ({s.pts / 90000:.3f} s)", []),
     ]
     total = sum(s.bits.values())
