@@ -296,12 +296,8 @@ def _decode_contexts(data: bytes, rows: int, cols: int) -> np.ndarray:
         esc = np.where(val & 1, -mag, mag)
         parts = np.split(esc, np.cumsum([w.size for w in where])[:-1])
         sx[where[0]] = parts[0]
-        ys = sy[~x0]
-        ys[sy[~x0] == esc_k] = parts[1]
-        sy[~x0] = ys
-        ys = sy[x0]
-        ys[sy[x0] == esc_k] = parts[2]
-        sy[x0] = ys
+        sy[where[1]] = parts[1]
+        sy[where[2]] = parts[2]
     check = coder.decode(_UNIFORM, np.array([1 << 16], dtype=np.int32))[0]
     if check != _digest(np.stack([sx, sy], axis=1)) or not coder.is_empty():
         raise ZVC69FormatError("motion-vector payload (mode 2) fails its check", 11)
