@@ -153,7 +153,9 @@ def test_frame_panel_names_the_refinement():
     assert rows["Bars (not coded)"] == "top 58 · bottom 58 · left 0 · right 0 px"
     assert "Prediction weights" not in rows
     st.weights = ((0.671875, 0.65625, 1.0), (58, 60, -3), (58, 58, 0, 0))
-    rows = {name: value for name, value, _ in frame_rows(st)}
-    assert rows["Prediction weights"] == ("gain 0.672 0.656 1.000 · offset +58 +60 -3 · inside "
-                                          "top 58 bottom 58 left 0 right 0")
-    assert st.summary()["weights"] == rows["Prediction weights"]
+    rows = {name: (value, dict(kids)) for name, value, kids in frame_rows(st)}
+    assert rows["Prediction weights"] == ("gain ≈0.78 · offset ≈+38", {
+        "gain R G B": "0.672 0.656 1.000", "offset R G B": "+58 +60 -3",
+        "applied inside": "top 58 · bottom 58 · left 0 · right 0 px"})
+    assert st.summary()["weights"] == ("gain 0.672 0.656 1.000 · offset +58 +60 -3 · inside "
+                                       "top 58 bottom 58 left 0 right 0")

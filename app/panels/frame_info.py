@@ -5,7 +5,19 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
-from codec.stats import BIT_PARTS, STAGES, FrameStats, weights_text
+from codec.stats import BIT_PARTS, STAGES, FrameStats, WeightsInfo
+
+
+def weights_row(w: WeightsInfo) -> tuple[str, str, list[tuple[str, str]]]:
+    """The prediction weights: mean gain and offset, per channel and region as children."""
+    gain, offset, region = w
+    value = f"gain ≈{sum(gain) / 3:.2f} · offset ≈{sum(offset) / 3:+.0f}"
+    kids = [("gain R G B", " ".join(f"{g:.3f}" for g in gain)),
+            ("offset R G B", " ".join(f"{o:+d}" for o in offset))]
+    if region is None:
+        return "Prediction weights", value, [*kids, ("applied to", "the whole frame")]
+    margins = "top {} · bottom {} · left {} · right {} px".format(*region)
+    return "Prediction weights", value, [*kids, ("applied inside", margins)]
 
 
 def frame_rows(s: FrameStats, timings: dict[str, float] | None = None,
@@ -26,7 +38,7 @@ def frame_rows(s: FrameStats, timings: dict[str, float] | None = None,
         ("Resolution", f"{s.width} × {s.height}", []),
         *([("Bars (not coded)", "top {} · bottom {} · left {} · right {} px".format(*s.bars), [])]
           if s.bars else []),
-        *([("Prediction weights", weights_text(s.weights), [])] if s.weights else []),
+        *([weights_row(s.weights)] if s.weights else []),
         ("PTS", f"{s.pts}  ({s.pts / 90000:.3f} s)", []),
     ]
     total = sum(s.bits.values())
