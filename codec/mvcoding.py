@@ -168,7 +168,7 @@ def _encode_plain(d: np.ndarray) -> bytes:
     for comp in (0, 1):
         dc = d[:, comp]
         big = np.abs(dc) > K
-        sym = np.where(big, _ESC, dc + K).astype(np.int32)
+        sym = _symbols(dc)
         syms.append(sym)
         escapes.extend(int(v) for v in (dc[big] << 1) ^ (dc[big] >> 63))
         header += bytes(_fit(sym))
@@ -186,9 +186,10 @@ def _symbols(d: np.ndarray) -> np.ndarray:
 
 
 def _row_contexts(above: np.ndarray) -> np.ndarray:
-    """Contexts of a row: non-zero flags among top-left, top, top-right (0 outside)."""
-    p = np.pad(above.astype(np.int32), 1)
-    return p[:-2] + p[1:-1] + p[2:]
+    """Contexts of the row(s) below `above` (..., cols) non-zero flags: how many of each
+    block's top-left, top and top-right are set (0 outside)."""
+    p = np.pad(above.astype(np.int32), [(0, 0)] * (above.ndim - 1) + [(1, 1)])
+    return p[..., :-2] + p[..., 1:-1] + p[..., 2:]
 
 
 @lru_cache(maxsize=1)
@@ -202,10 +203,8 @@ _UNIFORM = constriction.stream.model.Uniform()
 
 def _escape_parts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bucket, (sign + low bits) value and its bit count of escaped differences."""
-    v = np.abs(values) - K  # >= 1
-    b = np.floor(np.log2(v.astype(np.float64))).astype(np.int64)
-    b += (np.int64(1) << (b + 1)) <= v  # guard the float log at powers of two
-    b -= (np.int64(1) << b) > v
+    v = np.abs(values) - K  # >= 1, < 2**26: exact in float64
+    b = np.frexp(v.astype(np.float64))[1].astype(np.int64) - 1  # floor(log2 v), exactly
     low = v - (np.int64(1) << b)
     return b, (low << 1) | (values < 0), b + 1
 
@@ -220,7 +219,7 @@ def _encode_contexts(d2: np.ndarray) -> bytes:
     """Mode 2 of a (rows, cols, 2) difference field with at least one non-zero difference."""
     nz = (d2 != 0).any(-1)
     ctx = np.zeros(nz.shape, dtype=np.int32)
-    ctx[1:] = np.stack([_row_contexts(row) for row in nz[:-1]]) if nz.shape[0] > 1 else 0
+    ctx[1:] = _row_contexts(nz[:-1])
     f = []
     for k in range(4):
         sel = nz[ctx == k]

@@ -64,7 +64,6 @@ class Weights:
         margins = _REGION.unpack_from(data, _PACK_V7.size) if region else None
         return cls((v[0], v[1], v[2]), (v[3], v[4], v[5]), margins)
 
-
     def stats(self) -> WeightsInfo:
         """(gains, offsets, region) as FrameStats.weights reports them."""
         return tuple(w / (1 << FRAC) for w in self.w), self.o, self.region
@@ -145,7 +144,8 @@ def estimate_v7(frame: np.ndarray, pred: np.ndarray,
     None when neither cuts it by 1 - MIN_GAIN."""
     h, wd = frame.shape[:2]
     fi = frame[::2, ::2].astype(np.int32)  # every 4th pixel is plenty
-    best, best_err = None, MIN_GAIN * float(np.sum((fi - pred[::2, ::2]) ** 2))
+    ps = pred[::2, ::2]
+    best, best_err = None, MIN_GAIN * float(np.sum((fi - ps) ** 2))
     for reg in (None, region) if region is not None and any(region) else (None,):
         top, bottom, left, right = reg or (0, 0, 0, 0)
         inner = (slice(top, h - bottom, 2), slice(left, wd - right, 2))
@@ -153,7 +153,13 @@ def estimate_v7(frame: np.ndarray, pred: np.ndarray,
         if w == (64, 64, 64) and o == (0, 0, 0):
             continue
         cand = Weights(w, o, reg)
-        err = float(np.sum((fi - apply(pred, cand)[::2, ::2]) ** 2))
+        weighted = _weigh(ps, np.array(w, np.int32), np.array(o, np.int32))
+        if reg is not None:  # apply()'s region, on the sampled grid
+            rows, cols = np.arange(0, h, 2), np.arange(0, wd, 2)
+            inside = (((rows >= top) & (rows < h - bottom))[:, None]
+                      & ((cols >= left) & (cols < wd - right))[None, :])
+            weighted = np.where(inside[..., None], weighted, ps)
+        err = float(np.sum((fi - weighted) ** 2))
         if err < best_err:
             best, best_err = cand, err
     return best
