@@ -26,9 +26,11 @@ MAGIC = b"ZVC69\0"
 # 5.0: in-loop deblocking after the detail layer (codec.deblock), finer detail steps. 6.0:
 # I-frames may code only the picture inside flat bars (codec.bars, bit 5 of their level byte).
 # 7.0: motion vectors may use context modelling and Exp-Golomb escapes (codec.mvcoding mode 2);
-# wider prediction weights with an optional region (codec.weights).
-VERSION = (7, 0)
-READABLE_MAJORS = (1, 2, 3, 4, 5, 6, 7)
+# wider prediction weights with an optional region (codec.weights). 8.0: I-frame latents may be
+# coded as differences from a spatial prediction (codec.latent_prediction, bit 4 of the level
+# byte).
+VERSION = (8, 0)
+READABLE_MAJORS = (1, 2, 3, 4, 5, 6, 7, 8)
 FILE_HEADER_SIZE = 64
 FRAME_HEADER_SIZE = 32
 INDEX_ENTRY_SIZE = 16

@@ -126,6 +126,10 @@ class StreamDecoder:
                         raise ZVC69FormatError(f"frame {n}: a bars record in a format "
                                                f"{self._version} stream (6.0 and later only)", 0)
                     st.bars = ip.bars.sides
+                if ip.spatial and self._version < 8:
+                    raise ZVC69FormatError(f"frame {n}: spatial latent prediction in a format "
+                                           f"{self._version} stream (8.0 and later only)", 0)
+                st.latent_prediction = ip.spatial
                 st.quality = ip.level
                 if ip.refine is None:
                     return st, ip, np.zeros((0, 0), bool), None

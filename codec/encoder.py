@@ -213,7 +213,8 @@ class StreamEncoder:
         level, refine_level = INTRA_PLAN[q - 1]
         if self.gop > 1:  # a GOP's keyframe: intra alone at the boosted level (I_LEVEL)
             level, refine_level = I_LEVEL[q - 1], 0
-        payload, recon, lat = self.codecs.intra.encode(frame, level, prof, self.layout >= 6)
+        payload, recon, lat = self.codecs.intra.encode(frame, level, prof, self.layout >= 6,
+                                                         self.layout >= 8)
         rows, cols = -(-self.height // BLOCK), -(-self.width // BLOCK)
         bits_map = lat.bits_map
         st = FrameStats(index=n, frame_type="I", width=self.width, height=self.height,
@@ -223,7 +224,8 @@ class StreamEncoder:
                                      self.rd_skip, prof) if refine_level else None)
         if refine_level and refined is None:  # the pass did not pay: intra alone at level q
             st.quality = q
-            payload, recon, lat = self.codecs.intra.encode(frame, q, prof, self.layout >= 6)
+            payload, recon, lat = self.codecs.intra.encode(frame, q, prof, self.layout >= 6,
+                                                             self.layout >= 8)
             bits_map = lat.bits_map
         if refined is not None:
             payload.refine, coded = refined
@@ -248,6 +250,7 @@ class StreamEncoder:
                 energy = energy + st.residual_energy
             st.residual_energy = energy.copy()
         st.bits = payload.bits()
+        st.latent_prediction = payload.spatial
         st.bits_per_block = bits_map[:rows, :cols].copy()
         return payload.pack(), recon, st
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import entropy
+from . import entropy, latent_prediction
 from .backend import Backend, run
+from .errors import ModelMismatchError, ZVC69FormatError
 from .models import ModelFiles
 from .profiler import Profiler
 from .quant import OUT_FRAC_BITS, scale_indexes
@@ -46,6 +47,8 @@ class Analysed:
     idx: np.ndarray  # (M, h, w) int32 scale-table indexes
     sym: np.ndarray  # (M, h, w) int32 symbols (gained latent minus mean, rounded)
     bits: np.ndarray  # (h, w) float32 information content of sym per position
+    resid: np.ndarray | None = None  # (M, h, w) float32 gained latent minus mean, unrounded
+    rec: np.ndarray | None = None  # (M, h, w) int64 spatially predicted residuals, 1/64 units
 
 
 @dataclass
@@ -76,6 +79,12 @@ class HyperpriorCoder:
         self.g_s = backend.session(files.path("decoder.onnx"), reproducible=True)
         self.h_a = backend.session(files.path("hyperprior_enc.onnx"))
         self.h_s = backend.session(files.path("hyperprior_dec.onnx"), exact=True)
+        self.spatial: np.ndarray | None = None  # latent prediction coefficients (format 8)
+        if "y_spatial" in t:
+            try:
+                self.spatial = latent_prediction.check_coefficients(t["y_spatial"], self.m)
+            except ValueError as exc:
+                raise ModelMismatchError(f"{files.folder}: {exc}") from None
 
     def entropy_params(self, z_hat: np.ndarray, level: int) -> tuple[np.ndarray, np.ndarray]:
         """Integer z (nz, h, w) -> gained means (M, 4h, 4w) float32 and scale indexes (int32)."""
@@ -95,9 +104,10 @@ class HyperpriorCoder:
             y = y_dev.numpy()[0]
         with prof.stage("hyper_synthesis"):
             mean_g, idx = self.entropy_params(z_hat, level)
-        sym = np.round(y * self.gain[level - 1][:, None, None] - mean_g).astype(np.int32)
+        resid = y * self.gain[level - 1][:, None, None] - mean_g
+        sym = np.round(resid).astype(np.int32)
         bits = entropy.information_bits_gaussian(sym, idx, self.y_tables).sum(0)
-        return Analysed(level, z_hat, mean_g, idx, sym, bits.astype(np.float32))
+        return Analysed(level, z_hat, mean_g, idx, sym, bits.astype(np.float32), resid)
 
     def beyond_frame_to_mean(self, a: Analysed, height: int, width: int,
                              margin: int) -> Analysed:
@@ -105,10 +115,7 @@ class HyperpriorCoder:
         (a (height, width) frame padded to MULTIPLE) set to its prior mean (symbol 0, the
         cheapest). An encoder choice: the decoder crops the padding, and those latents only
         reach the frame's border pixels through the synthesis' receptive field."""
-        rows, cols = -(-height // 16) + margin, -(-width // 16) + margin
-        far = np.zeros(a.bits.shape, bool)
-        far[rows:, :] = True
-        far[:, cols:] = True
+        far = _beyond(a.bits.shape, height, width, margin)
         if not far.any():
             return a
         sym = np.where(far[None], 0, a.sym).astype(np.int32)
@@ -117,6 +124,17 @@ class HyperpriorCoder:
                                                       self.y_tables).sum(0)
         return dataclasses.replace(a, sym=sym, bits=bits)
 
+    def predict_spatially(self, a: Analysed, height: int, width: int,
+                          margin: int) -> Analysed:
+        """`a` quantised with spatial latent prediction (latent_prediction.py, format 8);
+        latents more than `margin` positions past the frame's latent grid get symbol 0, as in
+        `beyond_frame_to_mean` (here: they are left at their prediction)."""
+        assert self.spatial is not None and a.resid is not None
+        far = _beyond(a.bits.shape, height, width, margin)
+        sym, rec = latent_prediction.quantise(a.resid, self.spatial, far)
+        bits = entropy.information_bits_gaussian(sym, a.idx, self.y_tables).sum(0)
+        return dataclasses.replace(a, sym=sym, bits=bits.astype(np.float32), rec=rec)
+
     def code_and_synthesize(self, a: Analysed, prof: Profiler,
                             skip: np.ndarray | None = None) -> tuple[Latents, np.ndarray]:
         """Entropy-code analysed latents (positions where skip is True are left out) and
@@ -124,7 +142,11 @@ class HyperpriorCoder:
         runs while the synthesis network does (ONNX Runtime releases the GIL), so on a GPU the
         coding time is hidden."""
         coded = np.ones(a.sym.shape[1:], bool) if skip is None else ~skip
-        y_hat = self._y_hat(np.where(coded[None], a.sym, 0), a.mean_g, a.level)
+        if a.rec is not None:
+            assert skip is None, "spatial prediction codes every position"
+            y_hat = self._y_hat(latent_prediction.to_float(a.rec), a.mean_g, a.level)
+        else:
+            y_hat = self._y_hat(np.where(coded[None], a.sym, 0), a.mean_g, a.level)
         synth = _POOL.submit(_timed, run, self.g_s, "y_hat", y_hat)
         with prof.stage("entropy_encode"):
             z_bytes = entropy.encode_factorized(a.z_hat, self.z_tables)
@@ -135,8 +157,13 @@ class HyperpriorCoder:
         return Latents(z_bytes, y_bytes, y_hat, bits.astype(np.float32)), x_hat[0]
 
     def decode_latents(self, z_bytes: bytes, y_bytes: bytes, level: int, shape: tuple[int, int],
-                       prof: Profiler, skip: np.ndarray | None = None) -> Latents:
-        """Entropy-decode the latents of a (H, W) padded frame, without synthesis."""
+                       prof: Profiler, skip: np.ndarray | None = None,
+                       spatial: bool = False) -> Latents:
+        """Entropy-decode the latents of a (H, W) padded frame, without synthesis; spatial:
+        the symbols are differences from the spatial prediction (format 8 I-frames)."""
+        if spatial and (self.spatial is None or skip is not None):
+            raise ZVC69FormatError("latents coded with spatial prediction, which this model "
+                                   "set does not have", 0)
         h, w = shape[0] // 16, shape[1] // 16
         with prof.stage("entropy_decode"):
             z_hat = entropy.decode_factorized(z_bytes, (self.nz, h // 4, w // 4), self.z_tables)
@@ -148,15 +175,22 @@ class HyperpriorCoder:
             sym[:, coded] = entropy.decode_gaussian(y_bytes, idx[:, coded], self.y_tables)
         bits = entropy.information_bits_gaussian(sym, idx, self.y_tables).sum(0)
         bits = np.where(coded, bits, 0.0) + 8 * len(z_bytes) / bits.size
-        return Latents(z_bytes, y_bytes, self._y_hat(sym, mean_g, level), bits.astype(np.float32))
+        if spatial:
+            assert self.spatial is not None
+            with prof.stage("latent_prediction"):
+                res = latent_prediction.to_float(latent_prediction.reconstruct(sym, self.spatial))
+        else:
+            res = sym.astype(np.float32)
+        return Latents(z_bytes, y_bytes, self._y_hat(res, mean_g, level), bits.astype(np.float32))
 
     def synthesize(self, latents: Latents, prof: Profiler) -> np.ndarray:
         with prof.stage(self._stage("synthesis")):
             return run(self.g_s, "y_hat", latents.y_hat)[0]
 
-    def _y_hat(self, sym: np.ndarray, mean_g: np.ndarray, level: int) -> np.ndarray:
+    def _y_hat(self, res: np.ndarray, mean_g: np.ndarray, level: int) -> np.ndarray:
+        """Decoded residuals (symbols, or spatially predicted residuals) -> g_s input."""
         ig = self.inv_gain[level - 1][:, None, None]
-        return ((sym.astype(np.float32) + mean_g) * ig)[None].astype(np.float32)
+        return ((res.astype(np.float32) + mean_g) * ig)[None].astype(np.float32)
 
     def _stage(self, name: str) -> str:
         return name if self.files.kind == "intra" else f"residual_{name}"
@@ -171,6 +205,16 @@ def _timed(fn: Callable[..., np.ndarray], *args: object) -> tuple[np.ndarray, fl
     t0 = time.perf_counter()
     out = fn(*args)
     return out, (time.perf_counter() - t0) * 1000.0
+
+
+def _beyond(shape: tuple[int, ...], height: int, width: int, margin: int) -> np.ndarray:
+    """(rows, cols) mask of the latent positions more than `margin` past a (height, width)
+    frame's latent grid."""
+    rows, cols = -(-height // 16) + margin, -(-width // 16) + margin
+    far = np.zeros(shape, bool)
+    far[rows:, :] = True
+    far[:, cols:] = True
+    return far
 
 
 def pad_to(x: np.ndarray, multiple: int = MULTIPLE) -> np.ndarray:

@@ -6,7 +6,8 @@ or, with bit 7, u32 length of the y stream, the y stream and the refinement sect
 (`RefineSection`, see refine.py). With bit 6 the payload ends with the detail section
 (detail.py) and its u32 length; what precedes it is laid out as above. With bit 5 (format 6)
 the payload ends with a bars record (bars.py, 11 bytes) after all of that: the latents then
-code only the rectangle inside the bars.
+code only the rectangle inside the bars. With bit 4 (format 8) the y symbols are differences
+from the spatial latent prediction (latent_prediction.py).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ _REFINE_HEAD = struct.Struct("<BII")
 HAS_REFINEMENT = 0x80
 HAS_DETAIL = 0x40
 HAS_BARS = 0x20
+HAS_SPATIAL = 0x10
 
 
 @dataclass
@@ -70,8 +72,13 @@ class IntraPayload:
     refine: RefineSection | None = None
     detail_bytes: bytes = b""  # detail.DetailSection, packed; empty: no detail layer
     bars: Bars | None = None  # format 6: the latents code the rectangle inside these
+    spatial: bool = False  # format 8: y coded as differences from the spatial prediction
 
     def pack(self) -> bytes:
+        if self.spatial:
+            plain = IntraPayload(self.level, self.z_bytes, self.y_bytes, self.refine,
+                                 self.detail_bytes, self.bars).pack()
+            return bytes([plain[0] | HAS_SPATIAL]) + plain[1:]
         if self.bars is not None:
             plain = IntraPayload(self.level, self.z_bytes, self.y_bytes, self.refine,
                                  self.detail_bytes).pack()
@@ -94,6 +101,10 @@ class IntraPayload:
         if len(data) < _HEAD.size:
             raise ZVC69FormatError(f"I-frame payload of {len(data)} bytes is too short", 0)
         byte, nz = _HEAD.unpack_from(data)
+        if byte & HAS_SPATIAL:
+            p = cls.unpack(bytes([byte & ~HAS_SPATIAL]) + data[1:], height, width)
+            p.spatial = True
+            return p
         if byte & HAS_BARS:
             end = len(data) - Bars.SIZE
             if end < _HEAD.size:
@@ -160,33 +171,40 @@ class IntraCodec:
     def __init__(self, coder: HyperpriorCoder) -> None:
         self.coder = coder
 
-    def encode(self, rgb: np.ndarray, level: int, prof: Profiler,
-               bars: bool = True) -> tuple[IntraPayload, np.ndarray, Latents]:
+    def encode(self, rgb: np.ndarray, level: int, prof: Profiler, bars: bool = True,
+               spatial: bool = True) -> tuple[IntraPayload, np.ndarray, Latents]:
         """Returns the payload, the reconstruction (what the decoder will output) and latents
         (their bits map over the whole frame's latent grid). bars: look for flat bars and
-        code only the picture inside them (format 6)."""
+        code only the picture inside them (format 6); spatial: predict the latents from their
+        neighbours (format 8) where the model set has the coefficients."""
         h, w = rgb.shape[:2]
         with prof.stage("to_tensor"):
             found = find_bars(rgb) if bars else None
             inner = rgb if found is None else found.crop(rgb)
             ih, iw = inner.shape[:2]
             x = to_tensor(inner)
-        a = self.coder.beyond_frame_to_mean(self.coder.analyse(x, level, prof), ih, iw,
-                                            PAD_MARGIN)
+        a = self.coder.analyse(x, level, prof)
+        spatial = spatial and self.coder.spatial is not None
+        if spatial:
+            with prof.stage("latent_prediction"):
+                a = self.coder.predict_spatially(a, ih, iw, PAD_MARGIN)
+        else:
+            a = self.coder.beyond_frame_to_mean(a, ih, iw, PAD_MARGIN)
         lat, x_hat = self.coder.code_and_synthesize(a, prof)
         with prof.stage("from_tensor"):
             recon = from_tensor(x_hat, ih, iw)
         if found is not None:
             recon = found.paste(recon, h, w)
             lat.bits_map = _whole_frame_bits(found, lat.bits_map, h, w)
-        return IntraPayload(level, lat.z_bytes, lat.y_bytes, bars=found), recon, lat
+        payload = IntraPayload(level, lat.z_bytes, lat.y_bytes, bars=found, spatial=spatial)
+        return payload, recon, lat
 
     def decode_latents(self, payload: IntraPayload, height: int, width: int,
                        prof: Profiler) -> Latents:
         bars = payload.bars
         ih, iw = (height, width) if bars is None else bars.inner_shape(height, width)
         lat = self.coder.decode_latents(payload.z_bytes, payload.y_bytes, payload.level,
-                                        _padded(ih, iw), prof)
+                                        _padded(ih, iw), prof, spatial=payload.spatial)
         if bars is not None:
             lat.bits_map = _whole_frame_bits(bars, lat.bits_map, height, width)
         return lat

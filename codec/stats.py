@@ -29,6 +29,7 @@ STAGES = (
     "synthesis",
     "entropy_encode",
     "entropy_decode",
+    "latent_prediction",
     "motion_search",
     "motion_coding",
     "warp",
@@ -75,6 +76,8 @@ class FrameStats:
     # P-frames with weighted prediction (weights.py): per RGB channel gain (w / 64) and offset,
     # and the (top, bottom, left, right) margins left unweighted (format 7) or None
     weights: WeightsInfo | None = None
+    # I-frames of format 8: latents coded as differences from their spatial prediction
+    latent_prediction: bool = False
 
     @property
     def bits_total(self) -> int:
@@ -111,6 +114,7 @@ class FrameStats:
             "scene_cut": self.scene_cut,
             "bars": None if self.bars is None else "{} {} {} {}".format(*self.bars),
             "weights": None if self.weights is None else weights_text(self.weights),
+            "latent_prediction": self.latent_prediction,
         }
         for part in BIT_PARTS:
             out[f"bits_{part}"] = self.bits.get(part, 0)

@@ -159,3 +159,6 @@ def test_frame_panel_names_the_refinement():
         "applied inside": "top 58 · bottom 58 · left 0 · right 0 px"})
     assert st.summary()["weights"] == ("gain 0.672 0.656 1.000 · offset +58 +60 -3 · inside "
                                        "top 58 bottom 58 left 0 right 0")
+    assert "Latent prediction" not in rows and st.summary()["latent_prediction"] is False
+    st.latent_prediction = True
+    assert {n: v for n, v, _ in frame_rows(st)}["Latent prediction"].startswith("spatial")

@@ -36,7 +36,7 @@ def test_describe_values(clip: Path) -> None:
     d = describe(clip)
     sizes = [32 + 10 * (n + 1) for n in range(len(TYPES))]
     assert (d["width"], d["height"], d["quality"], d["gop_size"]) == (320, 240, 5, 3)
-    assert d["model_hash"] == "a1b2c3d4" and d["version"] == "7.0" and d["flags"] == ["HAS_INDEX"]
+    assert d["model_hash"] == "a1b2c3d4" and d["version"] == "8.0" and d["flags"] == ["HAS_INDEX"]
     assert (d["latent_channels"], d["hyperprior_channels"]) == (192, 128)
     assert d["frames"] == d["header_total_frames"] == 9
     assert d["frame_types"] == {"I": 3, "P": 6, "B": 0, "b": 0}

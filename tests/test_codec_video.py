@@ -77,7 +77,7 @@ def test_format_6_streams_decode_and_format_7_codes_motion_smaller(tmp_path, mon
     frames = objects_clip(4)
     monkeypatch.setattr(codec.container, "VERSION", (6, 0))
     old, old_stats = encode(tmp_path / "v6.zvc69", frames, quality=3)
-    monkeypatch.undo()
+    monkeypatch.setattr(codec.container, "VERSION", (7, 0))
     new, new_stats = encode(tmp_path / "v7.zvc69", frames, quality=3)
     for name, recons in (("v6", old), ("v7", new)):
         with StreamDecoder(tmp_path / f"{name}.zvc69", codecs=shared_codecs("cpu")) as dec:

@@ -39,6 +39,8 @@ def frame_rows(s: FrameStats, timings: dict[str, float] | None = None,
         *([("Bars (not coded)", "top {} · bottom {} · left {} · right {} px".format(*s.bars), [])]
           if s.bars else []),
         *([weights_row(s.weights)] if s.weights else []),
+        *([("Latent prediction", "spatial (left, top, top-left, top-right)", [])]
+          if s.latent_prediction else []),
         ("PTS", f"{s.pts}  ({s.pts / 90000:.3f} s)", []),
     ]
     total = sum(s.bits.values())

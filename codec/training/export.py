@@ -153,7 +153,11 @@ def main(argv: list[str] | None = None) -> None:
     a = saved["args"]
     model = HyperpriorCodec(a["n"], a["m"], a["nz"], gdn=bool(a.get("gdn", False)))
     model.load_state_dict(saved["model"])
-    export_model(model, args.kind, args.to, saved["step"], saved["elapsed"] / 60, a)
+    out = export_model(model, args.kind, args.to, saved["step"], saved["elapsed"] / 60, a)
+    if args.kind == "intra":  # the spatial latent prediction belongs to the intra model
+        from .latent_prediction_fit import fit_and_store
+
+        fit_and_store(out)
 
 
 if __name__ == "__main__":

@@ -203,8 +203,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.export_to:
         from .export import export_model
 
-        export_model(model, args.kind, args.export_to, steps=state["step"],
-                     minutes=state["elapsed"] / 60, train_args=vars(args))
+        out = export_model(model, args.kind, args.export_to, steps=state["step"],
+                           minutes=state["elapsed"] / 60, train_args=vars(args))
+        if args.kind == "intra":
+            from .latent_prediction_fit import fit_and_store
+
+            fit_and_store(out)
 
 
 if __name__ == "__main__":

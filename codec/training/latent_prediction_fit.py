@@ -1,0 +1,117 @@
+"""Fit the intra model's spatial latent prediction (codec.latent_prediction) and store it.
+
+    python -m codec.training.latent_prediction_fit [--models resources/models] [--images 24]
+
+(`python -m codec.training.export --kind intra` and `train --export-to` run it after exporting.)
+
+Runs the shipped intra networks over training photographs (never the held-out ones nor the
+evaluation videos; at most 768 px on the long side) at levels 2, 4 and 6, and fits, per latent
+channel, the least-squares (lightly ridge-regularised) linear prediction of each latent's
+residual (gained latent minus the hyperprior's mean) from its left, top, top-left and top-right
+neighbours' residuals. The first pass takes the neighbours' rounded residuals; the second the
+residuals the decoder will rebuild with the first pass's coefficients. The coefficients, in
+1/64, go into intra/tables.npz as `y_spatial` (which changes the model set's hash). Prints the
+ideal latent bits on the fitting images with and without the prediction.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from codec import entropy
+from codec import latent_prediction as LP
+from codec.backend import Backend
+from codec.hyperprior import Analysed, HyperpriorCoder
+from codec.intra import to_tensor
+from codec.models import ModelFiles
+from codec.profiler import Profiler
+
+from .data import image_files, load_rgb
+
+LEVELS = (2, 4, 6)
+RIDGE = 1e-3  # times the mean of the normal matrix' diagonal, per channel
+
+
+def _neighbours(rec: np.ndarray) -> np.ndarray:
+    """(M, h, w) residuals -> (M, h*w, 4) their causal neighbours (0 outside)."""
+    m, h, w = rec.shape
+    p = np.pad(rec.astype(np.float64), ((0, 0), (1, 0), (1, 1)))
+    nb = [p[:, 1 + dr : 1 + dr + h, 1 + dc : 1 + dc + w] for dr, dc in LP.NEIGHBOURS]
+    return np.stack(nb, -1).reshape(m, h * w, len(LP.NEIGHBOURS))
+
+
+def solve(samples: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Per-channel least squares over (neighbours (M, n, 4), targets (M, n)) -> (M, 4)."""
+    m, k = samples[0][0].shape[0], samples[0][0].shape[2]
+    ata, atb = np.zeros((m, k, k)), np.zeros((m, k))
+    for a, b in samples:
+        ata += np.einsum("mni,mnj->mij", a, a)
+        atb += np.einsum("mni,mn->mi", a, b)
+    eye = np.eye(k)
+    return np.stack([np.linalg.solve(ata[c] + RIDGE * np.trace(ata[c]) / k * eye + 1e-9 * eye,
+                                     atb[c]) for c in range(m)])
+
+
+def to_table(coef: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(coef * LP.ONE), -(2**15), 2**15 - 1).astype(np.int16)
+
+
+def fit(coder: HyperpriorCoder, images: list[np.ndarray]) -> tuple[np.ndarray, float, float]:
+    """Returns the table (M, 4) int16 and the ideal latent bits without and with it."""
+    analysed: list[Analysed] = []
+    for rgb in images:
+        x = to_tensor(rgb)
+        analysed += [coder.analyse(x, level, Profiler()) for level in LEVELS]
+    coef = solve([(_neighbours(a.sym), a.resid.reshape(a.resid.shape[0], -1))
+                  for a in analysed if a.resid is not None])
+    samples = []
+    for a in analysed:
+        assert a.resid is not None
+        _, rec = LP.quantise(a.resid, to_table(coef).astype(np.int64))
+        samples.append((_neighbours(LP.to_float(rec)), a.resid.reshape(a.resid.shape[0], -1)))
+    table = to_table(solve(samples))
+    before = after = 0.0
+    for a in analysed:
+        assert a.resid is not None
+        sym, _ = LP.quantise(a.resid, table.astype(np.int64))
+        before += float(a.bits.sum())
+        after += float(entropy.information_bits_gaussian(sym, a.idx, coder.y_tables).sum())
+    return table, before, after
+
+
+def store(folder: Path, table: np.ndarray) -> None:
+    """Write `table` into folder/tables.npz as y_spatial, keeping every other array."""
+    path = folder / "tables.npz"
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["y_spatial"] = table
+    np.savez_compressed(path, **arrays)
+
+
+def fit_and_store(intra: Path, count: int = 24, max_side: int = 768) -> None:
+    """Fit the table for the intra model in folder `intra` and store it there."""
+    files = image_files(holdout=False)
+    files = files[:: max(1, len(files) // count)][:count]
+    with np.load(intra / "tables.npz") as npz:
+        tables = {k: npz[k] for k in npz.files if k != "y_spatial"}
+    coder = HyperpriorCoder(ModelFiles("intra", intra, tables), Backend("cpu"))
+    table, before, after = fit(coder, [load_rgb(p, max_side) for p in files])
+    store(intra, table)
+    print(f"latent prediction fitted on {len(files)} training images at levels {LEVELS}: "
+          f"latent bits {before:,.0f} -> {after:,.0f} ({100 * (after / before - 1):+.1f} %); "
+          f"coefficient sums {table.sum(1).min() / LP.ONE:.2f}..{table.sum(1).max() / LP.ONE:.2f}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--models", type=Path, default=Path("resources/models"))
+    ap.add_argument("--images", type=int, default=24, help="training images to use")
+    args = ap.parse_args(argv)
+    fit_and_store(args.models / "intra", args.images)
+
+
+if __name__ == "__main__":
+    main()
