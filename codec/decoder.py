@@ -181,7 +181,7 @@ class StreamDecoder:
                 r.z_bytes, r.y_bytes, r.level, skip, self._pad, prof)
             return _Prepared(st, p, skip, lat, prof, refine, self._detail(p.detail_bytes, prof))
         lat = self.codecs.residual.decode_latents(p.z_bytes, p.y_bytes, p.level, skip,
-                                                  self._pad, prof)
+                                                  self._pad, prof, p.spatial)
         return _Prepared(st, p, skip, lat, prof,
                          detail=self._detail(p.detail_bytes, prof, side))
 

@@ -292,7 +292,7 @@ class StreamEncoder:
         payload = InterPayload(level, p.block, p.subpel, mv_bytes, skip_bytes,
                                lat.z_bytes if lat else b"", lat.y_bytes if lat else b"",
                                lat is not None, detail.section.pack() if detail else b"",
-                               weights, self.layout)
+                               weights, self.layout, lat is not None and coded.spatial)
         rows, cols = -(-self.height // BLOCK), -(-self.width // BLOCK)
         skip = coded.skip  # reported: blocks that get no residual at all
         if detail is not None:
@@ -311,7 +311,7 @@ class StreamEncoder:
         is sent, also the detail layer alone on the prediction, keeping the cheaper in
         bits + lambda * SSE."""
         rc = self.codecs.residual
-        coded = rc.encode(frame, pred, level, self.rd_skip, prof)
+        coded = rc.encode(frame, pred, level, self.rd_skip, prof, self.layout >= 8)
         detail = encode_detail(frame, coded.recon, level, prof, self.layout,
                                DETAIL_WEIGHT_P)
         if coded.latents is None:

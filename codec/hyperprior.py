@@ -115,7 +115,7 @@ class HyperpriorCoder:
         (a (height, width) frame padded to MULTIPLE) set to its prior mean (symbol 0, the
         cheapest). An encoder choice: the decoder crops the padding, and those latents only
         reach the frame's border pixels through the synthesis' receptive field."""
-        far = _beyond(a.bits.shape, height, width, margin)
+        far = beyond_mask(a.bits.shape, height, width, margin)
         if not far.any():
             return a
         sym = np.where(far[None], 0, a.sym).astype(np.int32)
@@ -124,14 +124,13 @@ class HyperpriorCoder:
                                                       self.y_tables).sum(0)
         return dataclasses.replace(a, sym=sym, bits=bits)
 
-    def predict_spatially(self, a: Analysed, height: int, width: int,
-                          margin: int) -> Analysed:
-        """`a` quantised with spatial latent prediction (latent_prediction.py, format 8);
-        latents more than `margin` positions past the frame's latent grid get symbol 0, as in
-        `beyond_frame_to_mean` (here: they are left at their prediction)."""
+    def predict_spatially(self, a: Analysed, zero: np.ndarray | None = None,
+                          skip: np.ndarray | None = None) -> Analysed:
+        """`a` quantised with spatial latent prediction (latent_prediction.py, format 8):
+        symbol 0 where `zero` (the latent is left at its prediction: `beyond_mask`), nothing
+        coded where `skip` (the latent is its mean)."""
         assert self.spatial is not None and a.resid is not None
-        far = _beyond(a.bits.shape, height, width, margin)
-        sym, rec = latent_prediction.quantise(a.resid, self.spatial, far)
+        sym, rec = latent_prediction.quantise(a.resid, self.spatial, zero, skip)
         bits = entropy.information_bits_gaussian(sym, a.idx, self.y_tables).sum(0)
         return dataclasses.replace(a, sym=sym, bits=bits.astype(np.float32), rec=rec)
 
@@ -142,8 +141,7 @@ class HyperpriorCoder:
         runs while the synthesis network does (ONNX Runtime releases the GIL), so on a GPU the
         coding time is hidden."""
         coded = np.ones(a.sym.shape[1:], bool) if skip is None else ~skip
-        if a.rec is not None:
-            assert skip is None, "spatial prediction codes every position"
+        if a.rec is not None:  # spatially predicted: rec is 0 at skipped positions
             y_hat = self._y_hat(latent_prediction.to_float(a.rec), a.mean_g, a.level)
         else:
             y_hat = self._y_hat(np.where(coded[None], a.sym, 0), a.mean_g, a.level)
@@ -161,7 +159,7 @@ class HyperpriorCoder:
                        spatial: bool = False) -> Latents:
         """Entropy-decode the latents of a (H, W) padded frame, without synthesis; spatial:
         the symbols are differences from the spatial prediction (format 8 I-frames)."""
-        if spatial and (self.spatial is None or skip is not None):
+        if spatial and self.spatial is None:
             raise ZVC69FormatError("latents coded with spatial prediction, which this model "
                                    "set does not have", 0)
         h, w = shape[0] // 16, shape[1] // 16
@@ -178,7 +176,8 @@ class HyperpriorCoder:
         if spatial:
             assert self.spatial is not None
             with prof.stage("latent_prediction"):
-                res = latent_prediction.to_float(latent_prediction.reconstruct(sym, self.spatial))
+                res = latent_prediction.to_float(latent_prediction.reconstruct(sym, self.spatial,
+                                                                            skip))
         else:
             res = sym.astype(np.float32)
         return Latents(z_bytes, y_bytes, self._y_hat(res, mean_g, level), bits.astype(np.float32))
@@ -207,7 +206,7 @@ def _timed(fn: Callable[..., np.ndarray], *args: object) -> tuple[np.ndarray, fl
     return out, (time.perf_counter() - t0) * 1000.0
 
 
-def _beyond(shape: tuple[int, ...], height: int, width: int, margin: int) -> np.ndarray:
+def beyond_mask(shape: tuple[int, ...], height: int, width: int, margin: int) -> np.ndarray:
     """(rows, cols) mask of the latent positions more than `margin` past a (height, width)
     frame's latent grid."""
     rows, cols = -(-height // 16) + margin, -(-width // 16) + margin

@@ -5,8 +5,10 @@ weights present), u8 motion byte (bit 0: 8x8 motion blocks, else 16x16; bits 1-2
 precision code 0, 1, 2 = integer, half, quarter pel), LEB128 varint sizes of the motion, skip
 and z sections and, with a detail layer, of the y section, with weights the prediction
 weights (weights.py, 6 bytes; from format 7 9 bytes, wider offsets, and with flag bit 7 8
-more, a region), then the sections in that order and the detail section last (the last
-section runs to the end): 6 to 9 bytes of header where format 3 had 16 to 26.
+more, a region; format 8: motion byte bit 3, the residual latents are coded as differences
+from their spatial prediction, latent_prediction.py), then the sections in that order and
+the detail section last (the last section runs to the end): 6 to 9 bytes of header where
+format 3 had 16 to 26.
 
 Format 1-3 layout: u8 quality level, u8 motion block size (8 or 16), u8 vector precision (1, 2, 4 =
 integer, half, quarter pel), u8 flags (bit 0: residual present, bit 1: detail layer present),
@@ -33,6 +35,7 @@ HAS_RESIDUAL = 1
 HAS_DETAIL = 2
 HAS_WEIGHTS = 4
 HAS_REGION = 8  # format 7: the weights record carries a region (weights.py)
+SPATIAL = 8  # motion byte, format 8: residual latents with spatial prediction
 _PREC_CODE = {1: 0, 2: 1, 4: 2}  # vector precision 1/p -> 2-bit code (format 4)
 _PREC_OF_CODE = {v: k for k, v in _PREC_CODE.items()}
 
@@ -50,6 +53,7 @@ class InterPayload:
     detail_bytes: bytes = b""  # detail.DetailSection, packed; empty: no detail layer
     weights: Weights | None = None  # weighted prediction (weights.py); None: plain reference
     layout: int = 4  # the format it was parsed from (3: format 1-3 header)
+    spatial: bool = False  # format 8: residual latents coded with spatial prediction
 
     def _flags(self) -> int:
         return ((HAS_RESIDUAL if self.has_residual else 0)
@@ -61,7 +65,8 @@ class InterPayload:
         """Format 4: u8 level | flags << 4, u8 precision code << 1 | (block == 8), varint
         lengths of the motion, skip, z (and, with a detail layer, y) sections, weights."""
         head = bytes([self.level | self._flags() << 4,
-                      _PREC_CODE[self.precision] << 1 | (self.mv_block == 8)])
+                      SPATIAL * self.spatial | _PREC_CODE[self.precision] << 1
+                      | (self.mv_block == 8)])
         lengths = [self.mv_bytes, self.skip_bytes, self.z_bytes]
         if self.detail_bytes:
             lengths.append(self.y_bytes)
@@ -99,9 +104,11 @@ class InterPayload:
         known = HAS_RESIDUAL | HAS_DETAIL | HAS_WEIGHTS | (HAS_REGION if version >= 7 else 0)
         if flags & ~known or (flags & HAS_REGION and not flags & HAS_WEIGHTS):
             raise ZVC69FormatError(f"P-frame flags {flags:#x} name unknown sections", 0)
-        if data[1] >> 3 or (data[1] >> 1) not in _PREC_OF_CODE:
+        spatial = bool(data[1] & SPATIAL)
+        if (data[1] >> 4 or (data[1] >> 1 & 3) not in _PREC_OF_CODE
+                or spatial and (version < 8 or not flags & HAS_RESIDUAL)):
             raise ZVC69FormatError(f"P-frame motion byte {data[1]:#x} is not valid", 1)
-        block, prec = 8 if data[1] & 1 else 16, _PREC_OF_CODE[data[1] >> 1]
+        block, prec = 8 if data[1] & 1 else 16, _PREC_OF_CODE[data[1] >> 1 & 3]
         p, lengths = 2, []
         for name in ("motion", "skip map", "z", "y")[: 4 if flags & HAS_DETAIL else 3]:
             n, p = read_uvarint(data, p, f"P-frame {name} length")
@@ -122,7 +129,8 @@ class InterPayload:
             parts.append(data[p:])
             p = len(data)
         return cls(level, block, prec, parts[0], parts[1], parts[2], parts[3],
-                   bool(flags & HAS_RESIDUAL), data[p:], weights, layout=version)
+                   bool(flags & HAS_RESIDUAL), data[p:], weights, layout=version,
+                   spatial=spatial)
 
     @classmethod
     def _unpack_v3(cls, data: bytes) -> InterPayload:

@@ -19,7 +19,7 @@ import numpy as np
 
 from .bars import Bars, find_bars
 from .errors import ZVC69FormatError
-from .hyperprior import MULTIPLE, HyperpriorCoder, Latents, pad_to
+from .hyperprior import MULTIPLE, HyperpriorCoder, Latents, beyond_mask, pad_to
 from .profiler import Profiler
 
 _HEAD = struct.Struct("<BI")
@@ -187,7 +187,7 @@ class IntraCodec:
         spatial = spatial and self.coder.spatial is not None
         if spatial:
             with prof.stage("latent_prediction"):
-                a = self.coder.predict_spatially(a, ih, iw, PAD_MARGIN)
+                a = self.coder.predict_spatially(a, beyond_mask(a.bits.shape, ih, iw, PAD_MARGIN))
         else:
             a = self.coder.beyond_frame_to_mean(a, ih, iw, PAD_MARGIN)
         lat, x_hat = self.coder.code_and_synthesize(a, prof)

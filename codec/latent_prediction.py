@@ -61,11 +61,12 @@ def _run(coef: np.ndarray, shape: tuple[int, ...], step: _Step) -> np.ndarray:
     return rec[:, 1:, 1:-1]
 
 
-def quantise(resid: np.ndarray, coef: np.ndarray,
-             zero: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def quantise(resid: np.ndarray, coef: np.ndarray, zero: np.ndarray | None = None,
+             skip: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Encoder: residuals (M, rows, cols) float32 -> (symbols int32, decoded residuals int64 in
     1/64 units). Positions where `zero` (rows, cols) is True get symbol 0 (their latent is
-    left at its prediction: the cheapest)."""
+    left at its prediction: the cheapest); skipped positions (P-frames: not coded at all) get
+    symbol 0 and residual 0 (their latent is the mean, as without prediction)."""
     sym = np.zeros(resid.shape, np.int32)
     scaled = resid.astype(np.float64) * ONE
 
@@ -73,16 +74,28 @@ def quantise(resid: np.ndarray, coef: np.ndarray,
         s = np.round((scaled[:, r, c] - pred) / ONE)
         if zero is not None:
             s[:, zero[r, c]] = 0
+        out = pred + s.astype(np.int64) * ONE
+        if skip is not None:
+            s[:, skip[r, c]] = 0
+            out[:, skip[r, c]] = 0
         sym[:, r, c] = s
-        return pred + s.astype(np.int64) * ONE
+        return out
 
     return sym, _run(coef, resid.shape, step)
 
 
-def reconstruct(sym: np.ndarray, coef: np.ndarray) -> np.ndarray:
-    """Decoder: symbols (M, rows, cols) -> decoded residuals, int64 in 1/64 units."""
+def reconstruct(sym: np.ndarray, coef: np.ndarray, skip: np.ndarray | None = None) -> np.ndarray:
+    """Decoder: symbols (M, rows, cols) -> decoded residuals, int64 in 1/64 units (0 where
+    `skip` is True)."""
     s64 = sym.astype(np.int64) * ONE
-    return _run(coef, sym.shape, lambda r, c, pred: pred + s64[:, r, c])
+
+    def step(r: np.ndarray, c: np.ndarray, pred: np.ndarray) -> np.ndarray:
+        out = pred + s64[:, r, c]
+        if skip is not None:
+            out[:, skip[r, c]] = 0
+        return out
+
+    return _run(coef, sym.shape, step)
 
 
 def to_float(rec: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .hyperprior import HyperpriorCoder, Latents, pad_to
+from .hyperprior import Analysed, HyperpriorCoder, Latents, pad_to
 from .profiler import Profiler
 from .quant import LAMBDAS
 from .skip import encode_skip
@@ -55,6 +55,7 @@ class CodedResidual:
     skip: np.ndarray  # (rows, cols) bool over the padded latent grid
     recon: np.ndarray  # (H, W, 3) uint8
     energy: np.ndarray  # (rows, cols) float32, mean squared decoded residual (8-bit units)
+    spatial: bool = False  # latents coded with spatial prediction (format 8)
 
 
 class ResidualCodec:
@@ -62,8 +63,9 @@ class ResidualCodec:
         self.coder = coder
 
     def encode(self, cur: np.ndarray, pred: np.ndarray, level: int, rd_skip: bool,
-               prof: Profiler) -> CodedResidual:
-        """cur: (H, W, 3) uint8; pred: (H, W, 3) float32 in 0..255."""
+               prof: Profiler, spatial: bool = False) -> CodedResidual:
+        """cur: (H, W, 3) uint8; pred: (H, W, 3) float32 in 0..255. spatial: code the latents
+        with spatial prediction (format 8) where the model set has its coefficients."""
         h, w = cur.shape[:2]
         with prof.stage("to_tensor"):
             predp = pad_to(pred.transpose(2, 0, 1).astype(np.float32) / 255.0)
@@ -72,7 +74,10 @@ class ResidualCodec:
             valid[:h, :w] = 1.0
             res_v = res * valid
         outside = outside_mask(h, w, res.shape[1:])
-        a = self.coder.analyse(res, level, prof)
+        a = plain = self.coder.analyse(res, level, prof)
+        spatial = spatial and self.coder.spatial is not None
+        if spatial:  # with prediction where it saves bits; the block decisions see those bits
+            a, spatial = self._predicted(plain, outside, prof)
         sse_skip = block_sum(res_v**2)
         sse_code = np.zeros_like(sse_skip)
         trial: tuple[Latents, np.ndarray] | None = None
@@ -87,6 +92,8 @@ class ResidualCodec:
         if trial is not None and np.array_equal(skip, outside):
             lat, res_hat = trial  # nothing newly skipped: the trial is what the decoder makes
         else:
+            if spatial:  # skipped neighbours changed the predictions
+                a, spatial = self._predicted(plain, skip, prof)
             lat, res_hat = self.coder.code_and_synthesize(a, prof, skip)
         # The per-block test leaves out the frame's fixed costs (z, skip map): send nothing
         # when the whole residual is not worth its bits.
@@ -98,14 +105,26 @@ class ResidualCodec:
             return CodedResidual(None, skip, self._recon(predp, None, skip, h, w),
                                  np.zeros(skip.shape, np.float32))
         return CodedResidual(lat, skip, self._recon(predp, res_hat, skip, h, w),
-                             self._energy(res_hat, skip))
+                             self._energy(res_hat, skip), spatial)
+
+    def _predicted(self, plain: Analysed, skip: np.ndarray,
+                   prof: Profiler) -> tuple[Analysed, bool]:
+        """The latents with spatial prediction when that codes the unskipped positions in
+        fewer (ideal) bits than `plain`, else `plain`; and whether prediction is used."""
+        with prof.stage("latent_prediction"):
+            sp = self.coder.predict_spatially(plain, skip=skip)
+        coded = ~skip
+        if float(sp.bits[coded].sum()) < float(plain.bits[coded].sum()):
+            return sp, True
+        return plain, False
 
     def decode_latents(self, z_bytes: bytes, y_bytes: bytes, level: int, skip: np.ndarray,
-                       shape: tuple[int, int], prof: Profiler) -> Latents | None:
+                       shape: tuple[int, int], prof: Profiler,
+                       spatial: bool = False) -> Latents | None:
         """Entropy decoding only (no reference needed): None when every block is skipped."""
         if skip.all():
             return None
-        return self.coder.decode_latents(z_bytes, y_bytes, level, shape, prof, skip)
+        return self.coder.decode_latents(z_bytes, y_bytes, level, shape, prof, skip, spatial)
 
     def reconstruct(self, lat: Latents | None, skip: np.ndarray, pred: np.ndarray,
                     prof: Profiler) -> CodedResidual:

@@ -13,6 +13,7 @@ from codec.api import StreamDecoder, StreamEncoder, shared_codecs
 from codec.backend import Backend
 from codec.errors import ModelMismatchError, ZVC69FormatError
 from codec.hyperprior import HyperpriorCoder
+from codec.inter import InterPayload
 from codec.intra import IntraPayload
 from codec.models import ModelSet, default_model_dir
 from codec.profiler import Profiler
@@ -105,3 +106,30 @@ def test_spatial_prediction_in_a_format_7_stream_is_refused(tmp_path, monkeypatc
     with StreamDecoder(tmp_path / "odd.zvc69", codecs=shared_codecs("cpu")) as dec:
         with pytest.raises(ZVC69FormatError, match="spatial latent prediction in a format 7"):
             dec.decode(0)
+
+
+def test_p_frame_residuals_with_spatial_prediction_round_trip():
+    """The residual coder codes with prediction where it saves bits; decoding its latents
+    with the skip map rebuilds exactly the encoder's reconstruction."""
+    rc = shared_codecs("cpu").residual
+    assert rc.coder.spatial is not None
+    cur = texture(128, 192, seed=6)
+    pred = np.clip(cur.astype(np.float32) * 0.8 + 30, 0, 255)  # a smooth error to code
+    coded = rc.encode(cur, pred, 4, True, Profiler(), spatial=True)
+    plain = rc.encode(cur, pred, 4, True, Profiler(), spatial=False)
+    assert coded.latents is not None and coded.spatial and not plain.spatial
+    assert len(coded.latents.y_bytes) < len(plain.latents.y_bytes)
+    lat = rc.decode_latents(coded.latents.z_bytes, coded.latents.y_bytes, 4, coded.skip,
+                            (128, 192), Profiler(), spatial=True)
+    assert np.array_equal(rc.reconstruct(lat, coded.skip, pred, Profiler()).recon, coded.recon)
+
+
+def test_the_p_frame_flag_is_format_8_and_needs_a_residual():
+    p = InterPayload(3, 16, 4, b"m", b"\x01", b"z", b"y", True, layout=8, spatial=True)
+    data = p.pack()
+    assert data[1] & 0x08 and InterPayload.unpack(data, 8) == p
+    with pytest.raises(ZVC69FormatError, match="motion byte"):
+        InterPayload.unpack(data, 7)
+    bare = InterPayload(3, 16, 4, b"m", b"\x01", b"", b"", False, layout=8, spatial=True)
+    with pytest.raises(ZVC69FormatError, match="motion byte"):
+        InterPayload.unpack(bare.pack(), 8)

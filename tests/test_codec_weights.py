@@ -107,7 +107,8 @@ def test_letterboxed_fade_is_weighted_inside_the_bars(tmp_path, monkeypatch):
     with StreamDecoder(tmp_path / "w7.zvc69", codecs=shared_codecs("cpu")) as dec:
         for i, (frame, _) in enumerate(dec.frames()):
             assert np.array_equal(frame, recons[i]), f"frame {i} differs"
-        payloads = [InterPayload.unpack(dec.reader.read_frame(n)[1], 7) for n in range(1, 4)]
+        payloads = [InterPayload.unpack(dec.reader.read_frame(n)[1], container.VERSION[0])
+                    for n in range(1, 4)]
         scanned = dec.scan()
     assert [s.weights for s in scanned] == [s.weights for s in stats]  # the analyzer's view
     regions = [p.weights.region if p.weights else None for p in payloads]

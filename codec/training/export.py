@@ -154,10 +154,9 @@ def main(argv: list[str] | None = None) -> None:
     model = HyperpriorCodec(a["n"], a["m"], a["nz"], gdn=bool(a.get("gdn", False)))
     model.load_state_dict(saved["model"])
     out = export_model(model, args.kind, args.to, saved["step"], saved["elapsed"] / 60, a)
-    if args.kind == "intra":  # the spatial latent prediction belongs to the intra model
-        from .latent_prediction_fit import fit_and_store
+    from .latent_prediction_fit import fit_and_store  # each kind's spatial latent prediction
 
-        fit_and_store(out)
+    fit_and_store(out)
 
 
 if __name__ == "__main__":

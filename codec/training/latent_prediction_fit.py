@@ -1,22 +1,27 @@
-"""Fit the intra model's spatial latent prediction (codec.latent_prediction) and store it.
+"""Fit a model's spatial latent prediction (codec.latent_prediction) and store it.
 
-    python -m codec.training.latent_prediction_fit [--models resources/models] [--images 24]
+    python -m codec.training.latent_prediction_fit [--kind intra|residual|both]
+        [--models resources/models] [--images 24]
 
-(`python -m codec.training.export --kind intra` and `train --export-to` run it after exporting.)
+(`python -m codec.training.export` and `train --export-to` run it after exporting.)
 
-Runs the shipped intra networks over training photographs (never the held-out ones nor the
-evaluation videos; at most 768 px on the long side) at levels 2, 4 and 6, and fits, per latent
-channel, the least-squares (lightly ridge-regularised) linear prediction of each latent's
-residual (gained latent minus the hyperprior's mean) from its left, top, top-left and top-right
-neighbours' residuals. The first pass takes the neighbours' rounded residuals; the second the
-residuals the decoder will rebuild with the first pass's coefficients. The coefficients, in
-1/64, go into intra/tables.npz as `y_spatial` (which changes the model set's hash). Prints the
-ideal latent bits on the fitting images with and without the prediction.
+Intra: runs the intra networks over training photographs (never the held-out ones nor the
+evaluation videos; at most 768 px on the long side) at levels 2, 4 and 6. Residual: encodes
+short synthetic pans over training photographs (codec.training.detail_contexts.make_clip,
+256x192, 6 frames) at qualities 2, 4 and 6 and takes every P-frame residual the encoder
+analyses. Then fits, per latent channel, the least-squares (lightly ridge-regularised) linear
+prediction of each latent's residual (gained latent minus the hyperprior's mean) from its
+left, top, top-left and top-right neighbours' residuals: a first pass on the neighbours'
+rounded residuals, a second on the residuals the decoder rebuilds with the first pass's
+coefficients. The coefficients, in 1/64, go into <kind>/tables.npz as `y_spatial` (which
+changes the model set's hash). Prints the ideal latent bits on the fitting data with and
+without the prediction (residuals: over every position, skipped or not).
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +31,7 @@ from codec import latent_prediction as LP
 from codec.backend import Backend
 from codec.hyperprior import Analysed, HyperpriorCoder
 from codec.intra import to_tensor
-from codec.models import ModelFiles
+from codec.models import ModelFiles, ModelSet
 from codec.profiler import Profiler
 
 from .data import image_files, load_rgb
@@ -59,12 +64,43 @@ def to_table(coef: np.ndarray) -> np.ndarray:
     return np.clip(np.round(coef * LP.ONE), -(2**15), 2**15 - 1).astype(np.int16)
 
 
-def fit(coder: HyperpriorCoder, images: list[np.ndarray]) -> tuple[np.ndarray, float, float]:
+def intra_latents(coder: HyperpriorCoder, images: list[np.ndarray]) -> list[Analysed]:
+    return [coder.analyse(to_tensor(rgb), level, Profiler()) for rgb in images
+            for level in LEVELS]
+
+
+def residual_latents(models: Path, files: list[Path], seed: int = 0) -> list[Analysed]:
+    """Every residual analysis of encoding a synthetic pan over each photo."""
+    from fractions import Fraction
+
+    from codec.encoder import Codecs, StreamEncoder
+
+    from .detail_contexts import H, W, make_clip
+
+    codecs = Codecs(ModelSet.load(models), Backend("cpu"))
+    coder = codecs.residual.coder
+    coder.spatial = None  # the plain analyses, not what an earlier table would do
+    out: list[Analysed] = []
+    analyse = coder.analyse
+
+    def collect(x: np.ndarray, level: int, prof: Profiler) -> Analysed:
+        out.append(analyse(x, level, prof))
+        return out[-1]
+
+    coder.analyse = collect  # type: ignore[method-assign]
+    rng = np.random.default_rng(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, path in enumerate(files):
+            for q in LEVELS:
+                with StreamEncoder(Path(tmp) / f"{i}_{q}.zvc69", W, H, Fraction(25), q,
+                                   "medium", 32, codecs=codecs) as enc:
+                    for frame in make_clip(path, rng):
+                        enc.encode(frame)
+    return out
+
+
+def fit(coder: HyperpriorCoder, analysed: list[Analysed]) -> tuple[np.ndarray, float, float]:
     """Returns the table (M, 4) int16 and the ideal latent bits without and with it."""
-    analysed: list[Analysed] = []
-    for rgb in images:
-        x = to_tensor(rgb)
-        analysed += [coder.analyse(x, level, Profiler()) for level in LEVELS]
     coef = solve([(_neighbours(a.sym), a.resid.reshape(a.resid.shape[0], -1))
                   for a in analysed if a.resid is not None])
     samples = []
@@ -91,26 +127,34 @@ def store(folder: Path, table: np.ndarray) -> None:
     np.savez_compressed(path, **arrays)
 
 
-def fit_and_store(intra: Path, count: int = 24, max_side: int = 768) -> None:
-    """Fit the table for the intra model in folder `intra` and store it there."""
+def fit_and_store(folder: Path, count: int = 24, max_side: int = 768) -> None:
+    """Fit the table for the model in `folder` (models/intra or models/residual; the
+    residual fit runs the whole model set) and store it there."""
+    kind = folder.name
     files = image_files(holdout=False)
     files = files[:: max(1, len(files) // count)][:count]
-    with np.load(intra / "tables.npz") as npz:
+    with np.load(folder / "tables.npz") as npz:
         tables = {k: npz[k] for k in npz.files if k != "y_spatial"}
-    coder = HyperpriorCoder(ModelFiles("intra", intra, tables), Backend("cpu"))
-    table, before, after = fit(coder, [load_rgb(p, max_side) for p in files])
-    store(intra, table)
-    print(f"latent prediction fitted on {len(files)} training images at levels {LEVELS}: "
+    coder = HyperpriorCoder(ModelFiles(kind, folder, tables), Backend("cpu"))
+    if kind == "intra":
+        analysed = intra_latents(coder, [load_rgb(p, max_side) for p in files])
+    else:
+        analysed = residual_latents(folder.parent, files)
+    table, before, after = fit(coder, analysed)
+    store(folder, table)
+    print(f"{kind} latent prediction fitted on {len(files)} training images at {LEVELS}: "
           f"latent bits {before:,.0f} -> {after:,.0f} ({100 * (after / before - 1):+.1f} %); "
           f"coefficient sums {table.sum(1).min() / LP.ONE:.2f}..{table.sum(1).max() / LP.ONE:.2f}")
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--kind", choices=("intra", "residual", "both"), default="both")
     ap.add_argument("--models", type=Path, default=Path("resources/models"))
     ap.add_argument("--images", type=int, default=24, help="training images to use")
     args = ap.parse_args(argv)
-    fit_and_store(args.models / "intra", args.images)
+    for kind in ("intra", "residual") if args.kind == "both" else (args.kind,):
+        fit_and_store(args.models / kind, args.images)
 
 
 if __name__ == "__main__":

@@ -205,10 +205,9 @@ def main(argv: list[str] | None = None) -> None:
 
         out = export_model(model, args.kind, args.export_to, steps=state["step"],
                            minutes=state["elapsed"] / 60, train_args=vars(args))
-        if args.kind == "intra":
-            from .latent_prediction_fit import fit_and_store
+        from .latent_prediction_fit import fit_and_store  # the spatial latent prediction
 
-            fit_and_store(out)
+        fit_and_store(out)
 
 
 if __name__ == "__main__":
