@@ -145,6 +145,7 @@ class StreamDecoder:
             st.quality = pp.level
             st.mv_block = pp.mv_block
             st.weights = None if pp.weights is None else pp.weights.stats()
+            st.latent_prediction = pp.spatial
             st.mv = decode_mvs(pp.mv_bytes, -(-self.height // pp.mv_block),
                                -(-self.width // pp.mv_block), pp.precision,
                                contexts=self._version >= 7)

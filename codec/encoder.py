@@ -302,7 +302,8 @@ class StreamEncoder:
                         bits=payload.bits(), mv=mv, skip=skip[:rows, :cols].copy(),
                         residual_energy=energy[:rows, :cols].copy(),
                         bits_per_block=bits_map[:rows, :cols].copy(),
-                        weights=None if weights is None else weights.stats())
+                        weights=None if weights is None else weights.stats(),
+                        latent_prediction=payload.spatial)
         return (payload.pack() if self.layout >= 4 else payload.pack_v3()), recon, st
 
     def _residual(self, frame: np.ndarray, pred: np.ndarray, level: int,

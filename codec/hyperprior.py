@@ -158,7 +158,7 @@ class HyperpriorCoder:
                        prof: Profiler, skip: np.ndarray | None = None,
                        spatial: bool = False) -> Latents:
         """Entropy-decode the latents of a (H, W) padded frame, without synthesis; spatial:
-        the symbols are differences from the spatial prediction (format 8 I-frames)."""
+        the symbols are differences from the spatial prediction (format 8)."""
         if spatial and self.spatial is None:
             raise ZVC69FormatError("latents coded with spatial prediction, which this model "
                                    "set does not have", 0)

@@ -1,10 +1,10 @@
-"""Spatial prediction of intra latents (format 8.0).
+"""Spatial prediction of latents (format 8.0): I-frames, and P-frame residuals where it pays.
 
 The hyperprior's means live at 1/16 resolution but come from z at 1/64: they miss slow
 gradients and flat areas, where neighbouring latents keep the same non-zero offset from their
 mean. Each latent's residual (gained latent minus its mean) is therefore predicted from the
 decoded residuals of its left, top, top-left and top-right neighbours in the same channel, by
-one linear coefficient set per channel (fitted on training images:
+one linear coefficient set per channel and model (fitted on training images:
 `python -m codec.training.latent_prediction_fit`), and only the rounded difference is coded,
 with the same scale-table index as before (the scales do not depend on the neighbours, so the
 decoder entropy-decodes every symbol at once and rebuilds the latents afterwards).

@@ -76,7 +76,8 @@ class FrameStats:
     # P-frames with weighted prediction (weights.py): per RGB channel gain (w / 64) and offset,
     # and the (top, bottom, left, right) margins left unweighted (format 7) or None
     weights: WeightsInfo | None = None
-    # I-frames of format 8: latents coded as differences from their spatial prediction
+    # format 8: the (I-frame or P-frame residual) latents are coded as differences from their
+    # spatial prediction (latent_prediction.py)
     latent_prediction: bool = False
 
     @property

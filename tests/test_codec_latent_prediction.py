@@ -95,7 +95,10 @@ def test_streams_decode_exactly_and_format_7_streams_still_do(tmp_path, monkeypa
             for i, r in enumerate(recons):
                 frame, st = dec.decode(i)
                 assert np.array_equal(frame, r)
-                assert st.latent_prediction == (spatial and i % 2 == 0)  # the analyzer's view
+                data = dec.reader.read_frame(i)[1]  # the analyzer shows the payload's flag
+                flag = (IntraPayload.unpack(data, 64, 96).spatial if i % 2 == 0
+                        else InterPayload.unpack(data, major).spatial)
+                assert st.latent_prediction == flag and (flag <= spatial)
 
 
 def test_spatial_prediction_in_a_format_7_stream_is_refused(tmp_path, monkeypatch):
