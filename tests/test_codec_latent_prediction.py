@@ -136,3 +136,22 @@ def test_the_p_frame_flag_is_format_8_and_needs_a_residual():
     bare = InterPayload(3, 16, 4, b"m", b"\x01", b"", b"", False, layout=8, spatial=True)
     with pytest.raises(ZVC69FormatError, match="motion byte"):
         InterPayload.unpack(bare.pack(), 8)
+
+
+def test_the_fit_finds_a_table_that_saves_bits_and_stores_it(tmp_path):
+    """The fitting script (no torch needed): smooth pictures give a table that codes their
+    latents in fewer ideal bits, and `store` keeps every other array of tables.npz."""
+    from codec.training import latent_prediction_fit as fit
+
+    coder = shared_codecs("cpu").intra.coder
+    images = [texture(128, 192, seed=s) for s in (1, 2)]
+    table, before, after = fit.fit(coder, fit.intra_latents(coder, images))
+    assert table.shape == (coder.m, 4) and table.dtype == np.int16
+    assert after < before
+    folder = tmp_path / "intra"
+    folder.mkdir()
+    np.savez(folder / "tables.npz", gain=np.ones(3))
+    fit.store(folder, table)
+    with np.load(folder / "tables.npz") as npz:
+        assert sorted(npz.files) == ["gain", "y_spatial"]
+        assert np.array_equal(npz["y_spatial"], table)
