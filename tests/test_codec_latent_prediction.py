@@ -145,7 +145,7 @@ def test_the_fit_finds_a_table_that_saves_bits_and_stores_it(tmp_path):
 
     coder = shared_codecs("cpu").intra.coder
     images = [texture(128, 192, seed=s) for s in (1, 2)]
-    table, before, after = fit.fit(coder, fit.intra_latents(coder, images))
+    table, before, after = fit.fit(coder.y_tables, fit.intra_latents(coder, images))
     assert table.shape == (coder.m, 4) and table.dtype == np.int16
     assert after < before
     folder = tmp_path / "intra"

@@ -65,12 +65,15 @@ def to_table(coef: np.ndarray) -> np.ndarray:
 
 
 def intra_latents(coder: HyperpriorCoder, images: list[np.ndarray]) -> list[Analysed]:
+    """The intra coder's analyses of each image at each of LEVELS."""
     return [coder.analyse(to_tensor(rgb), level, Profiler()) for rgb in images
             for level in LEVELS]
 
 
-def residual_latents(models: Path, files: list[Path], seed: int = 0) -> list[Analysed]:
-    """Every residual analysis of encoding a synthetic pan over each photo."""
+def residual_latents(models: Path, files: list[Path],
+                     seed: int = 0) -> tuple[HyperpriorCoder, list[Analysed]]:
+    """The residual coder and every analysis it made encoding a synthetic pan over each
+    photo (without spatial prediction, whatever table the model set has)."""
     from fractions import Fraction
 
     from codec.encoder import Codecs, StreamEncoder
@@ -96,11 +99,13 @@ def residual_latents(models: Path, files: list[Path], seed: int = 0) -> list[Ana
                                    "medium", 32, codecs=codecs) as enc:
                     for frame in make_clip(path, rng):
                         enc.encode(frame)
-    return out
+    return coder, out
 
 
-def fit(coder: HyperpriorCoder, analysed: list[Analysed]) -> tuple[np.ndarray, float, float]:
-    """Returns the table (M, 4) int16 and the ideal latent bits without and with it."""
+def fit(y_tables: entropy.GaussianTables,
+        analysed: list[Analysed]) -> tuple[np.ndarray, float, float]:
+    """Returns the table (M, 4) int16 and the ideal latent bits (with the model's Gaussian
+    tables) without and with it."""
     coef = solve([(_neighbours(a.sym), a.resid.reshape(a.resid.shape[0], -1))
                   for a in analysed if a.resid is not None])
     samples = []
@@ -114,7 +119,7 @@ def fit(coder: HyperpriorCoder, analysed: list[Analysed]) -> tuple[np.ndarray, f
         assert a.resid is not None
         sym, _ = LP.quantise(a.resid, table.astype(np.int64))
         before += float(a.bits.sum())
-        after += float(entropy.information_bits_gaussian(sym, a.idx, coder.y_tables).sum())
+        after += float(entropy.information_bits_gaussian(sym, a.idx, y_tables).sum())
     return table, before, after
 
 
@@ -133,14 +138,14 @@ def fit_and_store(folder: Path, count: int = 24, max_side: int = 768) -> None:
     kind = folder.name
     files = image_files(holdout=False)
     files = files[:: max(1, len(files) // count)][:count]
-    with np.load(folder / "tables.npz") as npz:
-        tables = {k: npz[k] for k in npz.files if k != "y_spatial"}
-    coder = HyperpriorCoder(ModelFiles(kind, folder, tables), Backend("cpu"))
     if kind == "intra":
+        with np.load(folder / "tables.npz") as npz:
+            tables = {k: npz[k] for k in npz.files if k != "y_spatial"}
+        coder = HyperpriorCoder(ModelFiles(kind, folder, tables), Backend("cpu"))
         analysed = intra_latents(coder, [load_rgb(p, max_side) for p in files])
     else:
-        analysed = residual_latents(folder.parent, files)
-    table, before, after = fit(coder, analysed)
+        coder, analysed = residual_latents(folder.parent, files)
+    table, before, after = fit(coder.y_tables, analysed)
     store(folder, table)
     print(f"{kind} latent prediction fitted on {len(files)} training images at {LEVELS}: "
           f"latent bits {before:,.0f} -> {after:,.0f} ({100 * (after / before - 1):+.1f} %); "
