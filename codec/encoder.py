@@ -22,9 +22,9 @@ from .container import ContainerWriter, FileHeader, FrameType
 from .deblock import loop_filter
 from .detail import CodedDetail, any_on_latent_grid, encode_detail, to_latent_grid
 from .errors import SourceError, ZVC69Error
-from .hyperprior import HyperpriorCoder
+from .hyperprior import HyperpriorCoder, Latents
 from .inter import InterPayload
-from .intra import IntraCodec
+from .intra import IntraCodec, IntraPayload
 from .metrics import psnr_rgb
 from .models import ModelSet, load_models
 from .motion import estimate_motion, luma
@@ -207,14 +207,19 @@ class StreamEncoder:
         self.stats.append(st)
         return recon, st
 
+    def _intra(self, frame: np.ndarray, level: int,
+               prof: Profiler) -> tuple[IntraPayload, np.ndarray, Latents]:
+        """The intra coder with this stream's format: bars from 6, latent prediction from 8."""
+        return self.codecs.intra.encode(frame, level, prof, bars=self.layout >= 6,
+                                        spatial=self.layout >= 8)
+
     def _encode_i(self, frame: np.ndarray, n: int,
                   prof: Profiler) -> tuple[bytes, np.ndarray, FrameStats]:
         q = self.quality
         level, refine_level = INTRA_PLAN[q - 1]
         if self.gop > 1:  # a GOP's keyframe: intra alone at the boosted level (I_LEVEL)
             level, refine_level = I_LEVEL[q - 1], 0
-        payload, recon, lat = self.codecs.intra.encode(frame, level, prof, self.layout >= 6,
-                                                         self.layout >= 8)
+        payload, recon, lat = self._intra(frame, level, prof)
         rows, cols = -(-self.height // BLOCK), -(-self.width // BLOCK)
         bits_map = lat.bits_map
         st = FrameStats(index=n, frame_type="I", width=self.width, height=self.height,
@@ -224,8 +229,7 @@ class StreamEncoder:
                                      self.rd_skip, prof) if refine_level else None)
         if refine_level and refined is None:  # the pass did not pay: intra alone at level q
             st.quality = q
-            payload, recon, lat = self.codecs.intra.encode(frame, q, prof, self.layout >= 6,
-                                                             self.layout >= 8)
+            payload, recon, lat = self._intra(frame, q, prof)
             bits_map = lat.bits_map
         if refined is not None:
             payload.refine, coded = refined
@@ -292,7 +296,7 @@ class StreamEncoder:
         payload = InterPayload(level, p.block, p.subpel, mv_bytes, skip_bytes,
                                lat.z_bytes if lat else b"", lat.y_bytes if lat else b"",
                                lat is not None, detail.section.pack() if detail else b"",
-                               weights, self.layout, lat is not None and coded.spatial)
+                               weights, self.layout, coded.spatial)
         rows, cols = -(-self.height // BLOCK), -(-self.width // BLOCK)
         skip = coded.skip  # reported: blocks that get no residual at all
         if detail is not None:

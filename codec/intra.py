@@ -12,6 +12,7 @@ from the spatial latent prediction (latent_prediction.py).
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from dataclasses import dataclass
 
@@ -75,13 +76,11 @@ class IntraPayload:
     spatial: bool = False  # format 8: y coded as differences from the spatial prediction
 
     def pack(self) -> bytes:
-        if self.spatial:
-            plain = IntraPayload(self.level, self.z_bytes, self.y_bytes, self.refine,
-                                 self.detail_bytes, self.bars).pack()
+        if self.spatial:  # the flag on top of the layout without it
+            plain = dataclasses.replace(self, spatial=False).pack()
             return bytes([plain[0] | HAS_SPATIAL]) + plain[1:]
         if self.bars is not None:
-            plain = IntraPayload(self.level, self.z_bytes, self.y_bytes, self.refine,
-                                 self.detail_bytes).pack()
+            plain = dataclasses.replace(self, bars=None).pack()
             return bytes([plain[0] | HAS_BARS]) + plain[1:] + self.bars.pack()
         flag = (HAS_REFINEMENT if self.refine else 0) | (HAS_DETAIL if self.detail_bytes else 0)
         head = _HEAD.pack(self.level | flag, len(self.z_bytes)) + self.z_bytes

@@ -56,6 +56,18 @@ def test_weights_section_round_trips_and_rejects_zero():
     assert old.weights == wts and old.mv_bytes == b"m" and old.bits()["header"] == 8 * (16 + 6)
 
 
+def decoded_exactly(path, recons):
+    """Asserts the stream decodes to `recons` in the current format; returns its P-frame
+    payloads and the analyzer's scan."""
+    with StreamDecoder(path, codecs=shared_codecs("cpu")) as dec:
+        assert dec.header.version_major == container.VERSION[0]
+        for i, (frame, _) in enumerate(dec.frames()):
+            assert np.array_equal(frame, recons[i]), f"frame {i} differs"
+        payloads = [InterPayload.unpack(dec.reader.read_frame(n)[1], container.VERSION[0])
+                    for n in range(1, len(recons))]
+        return payloads, dec.scan()
+
+
 def test_fade_costs_less_with_weights_and_decodes_exactly(tmp_path, monkeypatch):
     """A pan fading to 60 %: with weighted prediction the P-frames carry weights, cost less,
     and the decoder reproduces the encoder's frames."""
@@ -64,12 +76,7 @@ def test_fade_costs_less_with_weights_and_decodes_exactly(tmp_path, monkeypatch)
     frames = [np.round(f * (1.0 - 0.08 * i)).astype(np.uint8)
               for i, f in enumerate(pan_clip(5, 64, 96))]
     recons, stats = encode(tmp_path / "w.zvc69", frames, quality=4)
-    with StreamDecoder(tmp_path / "w.zvc69", codecs=shared_codecs("cpu")) as dec:
-        for i, (frame, _) in enumerate(dec.frames()):
-            assert np.array_equal(frame, recons[i]), f"frame {i} differs"
-        payloads = [InterPayload.unpack(dec.reader.read_frame(n)[1], container.VERSION[0])
-                    for n in range(1, 5)]
-        assert dec.header.version_major == container.VERSION[0]
+    payloads, _ = decoded_exactly(tmp_path / "w.zvc69", recons)
     assert all(p.weights is not None for p in payloads)
     monkeypatch.setattr(codec.encoder, "estimate_weights_v7", lambda frame, pred, region: None)
     _, plain = encode(tmp_path / "p.zvc69", frames, quality=4)
@@ -104,12 +111,7 @@ def test_letterboxed_fade_is_weighted_inside_the_bars(tmp_path, monkeypatch):
     a whole-frame gain and offset cannot do; cheaper than format 6 and decoded exactly."""
     frames = _letterboxed_fade_to_grey(4)
     recons, stats = encode(tmp_path / "w7.zvc69", frames, quality=4)
-    with StreamDecoder(tmp_path / "w7.zvc69", codecs=shared_codecs("cpu")) as dec:
-        for i, (frame, _) in enumerate(dec.frames()):
-            assert np.array_equal(frame, recons[i]), f"frame {i} differs"
-        payloads = [InterPayload.unpack(dec.reader.read_frame(n)[1], container.VERSION[0])
-                    for n in range(1, 4)]
-        scanned = dec.scan()
+    payloads, scanned = decoded_exactly(tmp_path / "w7.zvc69", recons)
     assert [s.weights for s in scanned] == [s.weights for s in stats]  # the analyzer's view
     regions = [p.weights.region if p.weights else None for p in payloads]
     assert all(r is not None and r[0] >= 8 and r[1] >= 8 for r in regions), regions
