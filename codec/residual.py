@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .hyperprior import Analysed, HyperpriorCoder, Latents, pad_to
+from .hyperprior import MULTIPLE, Analysed, HyperpriorCoder, Latents, pad_to
 from .profiler import Profiler
 from .quant import LAMBDAS
 from .skip import encode_skip
@@ -138,6 +138,13 @@ class ResidualCodec:
         res_hat = self.coder.synthesize(lat, prof)  # (3, Hp, Wp)
         return CodedResidual(lat, skip, self._recon(predp, res_hat, skip, h, w),
                              self._energy(res_hat, skip))
+
+    def prediction_only(self, pred: np.ndarray, prof: Profiler) -> CodedResidual:
+        """No residual: every block skipped, the prediction rounded as the decoder rounds it."""
+        h, w = pred.shape[:2]
+        skip = np.ones((-(-h // MULTIPLE) * MULTIPLE // BLOCK,
+                        -(-w // MULTIPLE) * MULTIPLE // BLOCK), bool)
+        return self.reconstruct(None, skip, pred, prof)
 
     @staticmethod
     def _recon(predp: np.ndarray, res_hat: np.ndarray | None, skip: np.ndarray, h: int,

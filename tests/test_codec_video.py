@@ -315,3 +315,40 @@ def test_p_frame_residual_restores_each_colour_channel(tmp_path, channel):
     # The changed channel moves most of the way to the source; the others stay put.
     assert err[..., channel].mean() < 0.4 * before[..., channel].mean()
     assert err[..., others].mean() < before[..., others].mean() + 4
+
+
+def test_learned_residual_is_probed_after_it_loses(tmp_path, monkeypatch):
+    """After a P-frame on which the learned residual lost to the detail layer alone (or was
+    dropped), the encoder tries it again on every LEARNED_PROBE-th frame of the GOP only; after
+    a win, on the next frame too. Either way the decoder reproduces the encoder exactly."""
+    from fractions import Fraction
+
+    from codec.api import StreamEncoder
+    from codec.encoder import LEARNED_PROBE
+    from codec.residual import ResidualCodec
+
+    calls: list[int] = []
+    real = ResidualCodec.encode
+
+    def counted(self, *args, **kw):  # the real coder, counted
+        calls.append(1)
+        return real(self, *args, **kw)
+
+    monkeypatch.setattr(ResidualCodec, "encode", counted)
+    frames = objects_clip(10, 64, 96)
+    tried, sent, recons = [], [], []
+    with StreamEncoder(tmp_path / "p.zvc69", 96, 64, Fraction(25), 2, "medium", 32,
+                       codecs=shared_codecs("cpu")) as enc:
+        for f in frames:
+            before = len(calls)
+            r, st = enc.encode(f)
+            recons.append(r)
+            tried.append(len(calls) > before)
+            sent.append(st.bits["hyperprior"] > 0)
+    assert not tried[0] and tried[1]
+    for k in range(2, len(frames)):
+        assert tried[k] == (sent[k - 1] or k % LEARNED_PROBE == 0), (k, tried, sent)
+    assert not all(tried[1:])  # the policy saved some trials on this clip
+    with StreamDecoder(tmp_path / "p.zvc69", codecs=shared_codecs("cpu")) as dec:
+        for i, (frame, _) in enumerate(dec.frames()):
+            assert np.array_equal(frame, recons[i]), f"frame {i} differs"
