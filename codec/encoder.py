@@ -323,7 +323,8 @@ class StreamEncoder:
                   prof: Profiler) -> tuple[CodedResidual, CodedDetail | None]:
         """The learned residual and the detail layer on top of it; where the learned residual
         is sent, also the detail layer alone on the prediction, keeping the cheaper in
-        bits + lambda * SSE."""
+        bits + lambda * SSE. After a frame on which the learned residual lost, only the
+        detail layer alone, but on every LEARNED_PROBE-th frame of the GOP."""
         rc = self.codecs.residual
         probe = not self._learned_lost or self._since_key % LEARNED_PROBE == 0
         if not probe:  # the detail layer alone
