@@ -36,7 +36,7 @@ from .intra import IntraPayload
 from .models import ModelSet, load_models
 from .mvcoding import decode_mvs
 from .profiler import Profiler
-from .residual import BLOCK, block_energy
+from .residual import BLOCK, block_energy, skip_grid
 from .skip import decode_skip
 from .stats import BIT_PARTS, FrameStats
 from .warp import warp
@@ -85,7 +85,8 @@ class StreamDecoder:
             raise
         self._ref: np.ndarray | None = None
         self._pos = -1
-        self._pad = (self.height + -self.height % 64, self.width + -self.width % 64)
+        self._grid = skip_grid(self.height, self.width)
+        self._pad = (self._grid[0] * BLOCK, self._grid[1] * BLOCK)
         # format 1.x streams were predicted with bilinear sampling, 2.x with cubic
         self._interp = "bilinear" if self.header.version_major == 1 else "cubic"
         self._version = self.header.version_major  # payload layouts changed in format 4
@@ -134,8 +135,7 @@ class StreamDecoder:
                 if ip.refine is None:
                     return st, ip, np.zeros((0, 0), bool), None
                 st.refine_quality = ip.refine.level
-                skip = decode_skip(ip.refine.skip_bytes, self._pad[0] // BLOCK,
-                                   self._pad[1] // BLOCK)
+                skip = decode_skip(ip.refine.skip_bytes, *self._grid)
                 st.skip = skip[:rows, :cols].copy()
                 return st, ip, skip, None
             if fh.frame_type != FrameType.P:
@@ -149,7 +149,7 @@ class StreamDecoder:
             st.mv = decode_mvs(pp.mv_bytes, -(-self.height // pp.mv_block),
                                -(-self.width // pp.mv_block), pp.precision,
                                contexts=self._version >= 7)
-            skip = decode_skip(pp.skip_bytes, self._pad[0] // BLOCK, self._pad[1] // BLOCK)
+            skip = decode_skip(pp.skip_bytes, *self._grid)
             shown = skip  # reported: blocks that get no residual at all (nor detail)
             side = None
             if pp.detail_bytes:

@@ -51,8 +51,8 @@ RD_SKIP_FROM = list(PRESETS).index("medium")  # presets from here on try skips b
 # The learned residual's trial (analysis, coding, synthesis: about 60 % of a 480p P-frame's
 # encode time) wins on some content only (smooth residuals: sintel's fog). After a P-frame on
 # which it lost, the encoder tries it again on every LEARNED_PROBE-th frame of the GOP only;
-# after a win, on the next frame too. Against trying it on every frame (16 frames, Q1/3/5/7,
-# BD-rate Y): sintel -0.1, carphone +0.1, chaplin -1.5 %; encode time -48, -33, -60 %
+# after a win, on the next frame too. Against trying it on every frame (sintel 16, carphone
+# 30, chaplin 12 frames, Q1/3/5/7, BD-rate Y): -0.1, +0.1, -1.5 %; encode time -48, -33, -60 %
 # (probing every 4th: sintel +1.0 %, every 2nd: -1.0 % and -19 % time).
 LEARNED_PROBE = 3
 # Choosing among motion fields searched at several rate weights (Preset.mv_trials): cost =
@@ -326,11 +326,14 @@ class StreamEncoder:
         bits + lambda * SSE. After a frame on which the learned residual lost, only the
         detail layer alone, but on every LEARNED_PROBE-th frame of the GOP."""
         rc = self.codecs.residual
-        probe = not self._learned_lost or self._since_key % LEARNED_PROBE == 0
-        if not probe:  # the detail layer alone
+
+        def detail_alone() -> tuple[CodedResidual, CodedDetail | None]:
             bare = rc.prediction_only(pred, prof)
             return bare, encode_detail(frame, bare.recon, level, prof, self.layout,
                                        DETAIL_WEIGHT_P)
+
+        if self._learned_lost and self._since_key % LEARNED_PROBE:
+            return detail_alone()
         coded = rc.encode(frame, pred, level, self.rd_skip, prof, self.layout >= 8)
         detail = encode_detail(frame, coded.recon, level, prof, self.layout,
                                DETAIL_WEIGHT_P)
@@ -349,12 +352,10 @@ class StreamEncoder:
                 bits += d.section.bits()
             return bits + lam * float(np.sum((recon - src) ** 2))
 
-        bare = rc.prediction_only(pred, prof)
-        alone = encode_detail(frame, bare.recon, level, prof, self.layout,
-                              DETAIL_WEIGHT_P)
-        won = cost(coded, detail) <= cost(bare, alone)
+        alone = detail_alone()
+        won = cost(coded, detail) <= cost(*alone)
         self._learned_lost = not won
-        return (coded, detail) if won else (bare, alone)
+        return (coded, detail) if won else alone
 
     def _motion(self, frame: np.ndarray, ref: np.ndarray,
                 prof: Profiler) -> tuple[np.ndarray, np.ndarray]:

@@ -32,6 +32,11 @@ def block_sum(x: np.ndarray, block: int = BLOCK) -> np.ndarray:
     return x.reshape(h // block, block, w // block, block).sum((1, 3))
 
 
+def skip_grid(height: int, width: int) -> tuple[int, int]:
+    """(rows, cols) of the skip map: one cell per 16x16 block of the frame padded to MULTIPLE."""
+    return -(-height // MULTIPLE) * MULTIPLE // BLOCK, -(-width // MULTIPLE) * MULTIPLE // BLOCK
+
+
 def outside_mask(height: int, width: int, shape: tuple[int, int]) -> np.ndarray:
     """Latent positions (of a padded frame of `shape`) lying wholly outside the real frame."""
     rows, cols = shape[0] // BLOCK, shape[1] // BLOCK
@@ -141,9 +146,7 @@ class ResidualCodec:
 
     def prediction_only(self, pred: np.ndarray, prof: Profiler) -> CodedResidual:
         """No residual: every block skipped, the prediction rounded as the decoder rounds it."""
-        h, w = pred.shape[:2]
-        skip = np.ones((-(-h // MULTIPLE) * MULTIPLE // BLOCK,
-                        -(-w // MULTIPLE) * MULTIPLE // BLOCK), bool)
+        skip = np.ones(skip_grid(*pred.shape[:2]), bool)
         return self.reconstruct(None, skip, pred, prof)
 
     @staticmethod
