@@ -52,7 +52,7 @@ def encode(path: Path, frames: list[np.ndarray], codecs: Codecs, args: argparse.
     h, w = frames[0].shape[:2]
     with StreamEncoder(path, w, h, Fraction(30), args.quality, args.preset, args.gop,
                        codecs=codecs) as enc:
-        return [enc.encode(f)[0] for f in frames]
+        return enc.encode_all(frames)[0]
 
 
 def decode(path: Path, codecs: Codecs) -> tuple[list[np.ndarray], list[tuple]]:

@@ -110,7 +110,7 @@ def zvc69_point(img: np.ndarray, q: int, codecs: Codecs, tmp: Path) -> Point:
     path = tmp / f"q{q}.zvc69"
     enc = StreamEncoder(path, w, h, quality=q, gop=1, codecs=codecs)
     t0 = time.perf_counter()
-    recon, est = enc.encode(img)
+    (recon,), (est,) = enc.encode_all([img])
     enc_ms = (time.perf_counter() - t0) * 1000
     enc.close()
     with StreamDecoder(path, codecs=codecs) as dec:

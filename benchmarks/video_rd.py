@@ -125,13 +125,9 @@ def zvc69_run(frames: list[np.ndarray], ref: list[Planes], fps: Fraction, q: int
     path = tmp / f"q{q}.zvc69"
     enc = StreamEncoder(path, w, h, fps, quality=q, preset=args.preset, gop=args.gop,
                         codecs=codecs, total_frames=len(frames))
-    recons, est, enc_s = [], [], 0.0
-    for f in frames:
-        t0 = time.perf_counter()
-        r, st = enc.encode(f)
-        enc_s += time.perf_counter() - t0
-        recons.append(r)
-        est.append(st)
+    t0 = time.perf_counter()
+    recons, est = enc.encode_all(frames)
+    enc_s = time.perf_counter() - t0
     enc.close()
     size = path.stat().st_size
     with StreamDecoder(path, codecs=codecs) as dec:

@@ -51,10 +51,13 @@ def encode_file(source: str, out_path: str | Path, quality: int = 4, preset: str
                 gop: int = 32, frames: int | None = None, scale: tuple[int, int] | None = None,
                 progress: Progress | None = None, cancel: threading.Event | None = None,
                 keep_on_cancel: bool = True, device: str = "auto", threads: int | None = None,
-                graph_opt: str = "all", start: int = 0) -> Path | None:
+                graph_opt: str = "all", start: int = 0,
+                bframes: int | None = None) -> Path | None:
     """Encode `source` (a path PyAV opens, an image, or 'demo[:WxH]') into `out_path`.
 
-    progress(n, total, source_frame, recon, stats) is called after every frame. When `cancel`
+    bframes: B-frames between anchors (None: the encoder's default, encoder.B_FRAMES).
+    progress(n, total, source_frame, recon, stats) is called after every frame (in display
+    order; with B-frames, a group's frames come together). When `cancel`
     is set, stops: keep_on_cancel leaves a valid file of the frames done (returned), otherwise
     removes it (returns None). Ctrl-C finalises the frames done and re-raises.
     """
@@ -66,15 +69,22 @@ def encode_file(source: str, out_path: str | Path, quality: int = 4, preset: str
         if total == 1:
             gop = min(gop, 1)  # a still: its I-frame is no reference, so no keyframe boost
         enc = StreamEncoder(out_path, src.width, src.height, src.fps, quality, preset, gop,
-                            total_frames=0, codecs=codecs)
+                            total_frames=0, codecs=codecs, bframes=bframes)
+        held: dict[int, np.ndarray] = {}  # source frames not yet coded (B-frame groups)
         try:
             for frame in src:
                 if cancel is not None and cancel.is_set():
                     enc.abort(keep=keep_on_cancel)
                     return enc.path if keep_on_cancel and enc.frames_done else None
-                recon, st = enc.encode(frame)
+                held[enc.frames_done + len(held)] = frame
+                for recon, st in enc.encode(frame):
+                    if progress is not None:
+                        progress(st.index + 1, total, held.pop(st.index), recon, st)
+                    else:
+                        held.pop(st.index)
+            for recon, st in enc.flush():
                 if progress is not None:
-                    progress(enc.frames_done, total, frame, recon, st)
+                    progress(st.index + 1, total, held.pop(st.index), recon, st)
         except BaseException:
             enc.abort(keep=True)
             raise
@@ -103,8 +113,7 @@ def encode_preview(frames: np.ndarray | list[np.ndarray], quality: int,
         with StreamEncoder(path, w, h, quality=quality, preset=preset,
                            gop=1 if still else len(seq) + 1,
                            codecs=codecs, scene_cut=False) as enc:
-            for f in seq:
-                _, enc_stats = enc.encode(f)
+            enc_stats = enc.encode_all(seq)[1][-1]
         with StreamDecoder(path, codecs=codecs) as dec:
             frame, st = dec.decode(len(seq) - 1)
     st.psnr, st.psnr_y = enc_stats.psnr, enc_stats.psnr_y

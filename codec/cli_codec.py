@@ -43,6 +43,8 @@ def encode_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=tuple(PRESETS), default="medium",
                    help="speed/efficiency trade-off of the motion search")
     p.add_argument("--gop", type=int, default=32, help="keyframe interval in frames (1..255)")
+    p.add_argument("--bframes", type=int, default=None, metavar="0-7",
+                   help="B-frames between anchor frames (default 3; 0: I- and P-frames only)")
     p.add_argument("--frames", type=int, default=None, help="encode at most N frames")
     p.add_argument("--start", type=int, default=0, help="skip the first N frames")
     p.add_argument("--scale", type=parse_size, default=None, metavar="WxH",
@@ -98,7 +100,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
     try:
         out = encode_file(args.input, args.output, args.quality, args.preset, args.gop,
                           args.frames, args.scale, progress=bar, device=args.device,
-                          threads=args.threads, graph_opt=args.graph_opt, start=args.start)
+                          threads=args.threads, graph_opt=args.graph_opt, start=args.start,
+                          bframes=args.bframes)
     except KeyboardInterrupt:
         bar.finish()
         n = sum(bar.types.values())
@@ -171,15 +174,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"ZVC69 demo: {args.frames} frames of the built-in source at {w}x{h}, "
           f"Q{args.quality}, preset {args.preset}, on {codecs.backend.description}")
     src = demo_source(w, h, args.frames)
-    recons: list[np.ndarray] = []
-    stats: list[FrameStats] = []
     t0 = time.perf_counter()
     with StreamEncoder(args.output, w, h, src.fps, args.quality, args.preset, gop=32,
                        codecs=codecs) as enc:
-        for frame in src:
-            r, st = enc.encode(frame)
-            recons.append(r)
-            stats.append(st)
+        recons, stats = enc.encode_all(src)
     t_enc = time.perf_counter() - t0
     t0 = time.perf_counter()
     exact = True
@@ -189,7 +187,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     t_dec = time.perf_counter() - t0
     size = Path(args.output).stat().st_size
     fps = float(src.fps)
-    for t in ("I", "P"):
+    for t in ("I", "P", "B"):
         sel = [s for s in stats if s.frame_type == t]
         if sel:
             print(f"  {t}-frames: {len(sel):3d}, mean {np.mean([s.size_bytes for s in sel]):8.0f}"

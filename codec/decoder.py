@@ -1,9 +1,11 @@
 """StreamDecoder: a .zvc69 file in, frames and their FrameStats out.
 
-Any frame can be asked for: the decoder goes back to the keyframe before it and decodes
-forward, keeping the last reconstruction so that sequential access costs one frame each.
-`scan()` reads only the side information (frame types, sizes, motion vectors, skip masks),
-which needs no synthesis network, so the analyzer can index a long stream quickly.
+Frames are numbered in display order. Any frame can be asked for: the decoder goes back to
+the keyframe before it and decodes forward in decode order (skipping B-frames no other frame
+predicts from), keeping the references and the last few frames so that sequential access
+costs one frame each. `scan()` reads only the side information (frame types, sizes, motion
+vectors, skip masks), which needs no synthesis network, so the analyzer can index a long
+stream quickly.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from .backend import Backend
-from .container import ContainerReader, FrameHeader, FrameType
+from .bipred import blend, decode_modes, temporal_prediction
+from .container import HAS_B_FRAMES, ContainerReader, FrameHeader, FrameType
 from .deblock import loop_filter
 from .detail import (
     DetailSection,
@@ -29,7 +32,7 @@ from .detail import (
 )
 from .detail import reconstruct as reconstruct_detail
 from .encoder import Codecs, stats_path
-from .errors import ModelMismatchError, ZVC69FormatError
+from .errors import ModelMismatchError, ZVC69Error, ZVC69FormatError
 from .hyperprior import Latents
 from .inter import InterPayload
 from .intra import IntraPayload
@@ -41,6 +44,12 @@ from .skip import decode_skip
 from .stats import BIT_PARTS, FrameStats
 from .warp import warp
 from .weights import apply as apply_weights
+
+RECENT = 2 * 8 + 2  # decoded frames kept by display index (a B-frame group and a margin)
+def number_of(pts: int, fps: Fraction) -> int:
+    """The frame number of a pts (90 kHz ticks) at the stream's frame rate."""
+    return round(pts * fps / 90000)
+
 
 _DetailSide = tuple[DetailSection, np.ndarray] | None  # a parsed section, its flagged blocks
 
@@ -83,13 +92,52 @@ class StreamDecoder:
         except BaseException:
             self.reader.close()
             raise
-        self._ref: np.ndarray | None = None
-        self._pos = -1
+        self._anchor: int | None = None  # display index of the last I- or P-frame decoded
+        self._refs: dict[int, np.ndarray] = {}  # reference frames by display index
+        self._pos = -1  # decode index up to which the stream has been followed
+        self._cache: dict[int, tuple[np.ndarray, FrameStats]] = {}  # recent, by display index
+        self._fields: dict[int, tuple[np.ndarray, int]] = {}  # references' fields (B-frames)
         self._grid = skip_grid(self.height, self.width)
         self._pad = (self._grid[0] * BLOCK, self._grid[1] * BLOCK)
         # format 1.x streams were predicted with bilinear sampling, 2.x with cubic
         self._interp = "bilinear" if self.header.version_major == 1 else "cubic"
         self._version = self.header.version_major  # payload layouts changed in format 4
+        self._order, self._display = self._display_order()
+
+    def _display_order(self) -> tuple[list[int], list[int]]:
+        """(decode index of each display position, display position of each decode index):
+        display order is the order of the frames' pts (FORMAT.md section 2); streams without
+        B-frames are in display order. Also sets `_anchor_before`: for each decode index the
+        one of the I- or P-frame before it, which a P-frame predicts from (-1: none)."""
+        n = self.num_frames
+        self._anchor_before = list(range(-1, n - 1))
+        self._rank: dict[int, int] = {}  # display position of each frame number (from pts)
+        if self._version < 9 and not self.header.flags & HAS_B_FRAMES:
+            return list(range(n)), list(range(n))
+        keys: list[tuple[int, int]] = []
+        anchor = -1
+        for j in range(n):
+            self._anchor_before[j] = anchor
+            try:
+                fh = self.reader.read_frame_header(j)
+                keys.append((fh.pts, j))
+                if fh.frame_type in (FrameType.I, FrameType.P):
+                    anchor = j
+            except ZVC69Error:  # a damaged header: keep the frame where it lies
+                keys.append((keys[-1][0] if keys else 0, j))
+                anchor = j
+        order = [j for _, j in sorted(keys)]
+        display = [0] * n
+        for d, (pts, j) in enumerate(sorted(keys)):
+            display[j] = d
+            # B-frames name references by frame number (pts in frames): in a file that lost
+            # frames, numbers and display positions differ
+            self._rank[number_of(pts, self.fps)] = d
+        return order, display
+
+    @property
+    def has_b_frames(self) -> bool:
+        return self._anchor_before != list(range(-1, self.num_frames - 1))
 
     @property
     def codecs(self) -> Codecs:
@@ -98,19 +146,25 @@ class StreamDecoder:
         return self._codecs
 
     def keyframe_before(self, n: int) -> int:
-        return self.reader.keyframe_before(n)
-
-    def _read(self, n: int, prof: Profiler) -> tuple[FrameHeader, bytes]:
+        """Display index of the last keyframe at or before display position n."""
         if not 0 <= n < self.num_frames:
             raise IndexError(f"frame {n} outside 0..{self.num_frames - 1}")
+        return self._display[self.reader.keyframe_before(self._order[n])]
+
+    def _read(self, j: int, prof: Profiler) -> tuple[FrameHeader, bytes]:
+        """Header and payload of the frame at decode index j."""
+        if not 0 <= j < self.num_frames:
+            raise IndexError(f"frame {j} outside 0..{self.num_frames - 1}")
         with prof.stage("io"):
-            return self.reader.read_frame(n)
+            return self.reader.read_frame(j)
 
     def _stats(self, n: int, fh: FrameHeader) -> FrameStats:
+        j = self._order[n]
         return FrameStats(index=n, frame_type=fh.frame_type.label, width=self.width,
                           height=self.height, pts=fh.pts, quality=self.header.quality,
                           keyframe=fh.frame_type == FrameType.I, block_size=BLOCK,
-                          size_bytes=fh.payload_size + 32)
+                          size_bytes=fh.payload_size + 32, decode_index=j,
+                          reference=self.reader.index[j].reference)
 
     def _side_info(self, n: int, fh: FrameHeader, payload: bytes, prof: Profiler
                    ) -> tuple[FrameStats, IntraPayload | InterPayload, np.ndarray, _DetailSide]:
@@ -138,17 +192,45 @@ class StreamDecoder:
                 skip = decode_skip(ip.refine.skip_bytes, *self._grid)
                 st.skip = skip[:rows, :cols].copy()
                 return st, ip, skip, None
-            if fh.frame_type != FrameType.P:
-                raise ZVC69FormatError(f"frame {n}: B-frames are not supported by this decoder")
-            pp = InterPayload.unpack(payload, self._version)
+            bidir = fh.frame_type == FrameType.B
+            if fh.frame_type not in (FrameType.P, FrameType.B):
+                raise ZVC69FormatError(f"frame {n}: frame type {fh.frame_type.label} is not "
+                                       "supported by this decoder")
+            try:
+                pp = InterPayload.unpack(payload, self._version, bidir)
+            except ZVC69FormatError as exc:
+                raise ZVC69FormatError(f"frame {n}: {exc.args[0]}", exc.offset) from None
             st.bits = pp.bits()
             st.quality = pp.level
             st.mv_block = pp.mv_block
             st.weights = None if pp.weights is None else pp.weights.stats()
             st.latent_prediction = pp.spatial
-            st.mv = decode_mvs(pp.mv_bytes, -(-self.height // pp.mv_block),
-                               -(-self.width // pp.mv_block), pp.precision,
+            mv_rows, mv_cols = -(-self.height // pp.mv_block), -(-self.width // pp.mv_block)
+            st.mv = decode_mvs(pp.mv_bytes, mv_rows, mv_cols, pp.precision,
                                contexts=self._version >= 7)
+            if pp.refs is not None:
+                number = number_of(fh.pts, self.fps)
+                st.refs = (self._rank.get(number - pp.refs[0], -1),
+                           self._rank.get(number + pp.refs[1], -1))
+                st.mv_back = decode_mvs(pp.mv_back_bytes, mv_rows, mv_cols, pp.precision)
+                st.modes = decode_modes(pp.mode_bytes, mv_rows, mv_cols)
+                hint = self._field(st.refs[1], n) if pp.temporal else None
+                if pp.temporal and (hint is None or hint[0].shape != st.mv.shape):
+                    raise ZVC69FormatError(f"frame {n}: its vectors are predicted from "
+                                           f"frame {st.refs[1]}, which has none", 1)
+                if hint is not None:
+                    t_f, t_b = temporal_prediction(*hint, *pp.refs, pp.precision)
+                    st.mv, st.mv_back = st.mv + t_f, st.mv_back + t_b
+                if st.reference:
+                    self._keep_field(n, st.mv, pp.refs[0])
+            elif self._version >= 9 and (prev := self._anchor_before[self._order[n]]) >= 0:
+                try:  # (a damaged header before it: no field, B-frames predict from zero)
+                    span = number_of(fh.pts, self.fps) - number_of(
+                        self.reader.read_frame_header(prev).pts, self.fps)
+                except ZVC69Error:
+                    span = 0
+                if span > 0:
+                    self._keep_field(n, st.mv, span)
             skip = decode_skip(pp.skip_bytes, *self._grid)
             shown = skip  # reported: blocks that get no residual at all (nor detail)
             side = None
@@ -160,21 +242,42 @@ class StreamDecoder:
             st.skip = shown[:rows, :cols].copy()
             return st, pp, skip, side
 
+    def _keep_field(self, n: int, mv: np.ndarray, span: int) -> None:
+        """Remember a reference's vector field, pointing back over `span` frames."""
+        self._fields[n] = (mv, span)
+        while len(self._fields) > 4 * RECENT:
+            del self._fields[next(iter(self._fields))]
+
+    def _field(self, d: int, n: int) -> tuple[np.ndarray, int] | None:
+        """The field (and its span) of the reference at display position d, which B-frame n
+        predicts its vectors from; read from the stream if it has not been seen."""
+        if d < 0:
+            return None
+        if d not in self._fields:
+            if self._order[d] >= self._order[n]:
+                raise ZVC69FormatError(f"frame {n}: its reference {d} comes after it in the "
+                                       "stream")
+            prof = Profiler()
+            self._side_info(d, *self._read(self._order[d], prof), prof)
+        return self._fields.get(d)
+
     def scan(self) -> list[FrameStats]:
         """Side information of every frame, without running any network."""
-        out = []
-        for n in range(self.num_frames):
+        out: list[FrameStats | None] = [None] * self.num_frames
+        for j in range(self.num_frames):  # decode order: B-frames' vectors need their refs'
             prof = Profiler()
-            st = self._side_info(n, *self._read(n, prof), prof)[0]
+            n = self._display[j]
+            st = self._side_info(n, *self._read(j, prof), prof)[0]
             st.timings = prof.take()
-            out.append(st)
-        return out
+            out[n] = st
+        return [st for st in out if st is not None]
 
-    def _prepare(self, n: int) -> _Prepared:
-        """Stage 1, independent of the reference: read, parse, entropy-decode the latents."""
+    def _prepare(self, j: int) -> _Prepared:
+        """Stage 1 for the frame at decode index j, independent of the references: read,
+        parse, entropy-decode the latents."""
         prof = Profiler()
-        fh, payload = self._read(n, prof)
-        st, p, skip, side = self._side_info(n, fh, payload, prof)
+        fh, payload = self._read(j, prof)
+        st, p, skip, side = self._side_info(self._display[j], fh, payload, prof)
         if isinstance(p, IntraPayload):
             lat = self.codecs.intra.decode_latents(p, self.height, self.width, prof)
             r = p.refine
@@ -226,11 +329,7 @@ class StreamDecoder:
                     bits_map = bits_map + prep.refine_latents.bits_map
                 st.bits_per_block = bits_map[:rows, :cols].copy()
         else:
-            if self._ref is None or self._pos != n - 1:
-                raise ZVC69FormatError(f"frame {n} is a P-frame without its reference frame")
-            with prof.stage("warp"):
-                ref = self._ref if p.weights is None else apply_weights(self._ref, p.weights)
-                pred = warp(ref, st.mv, p.mv_block, self._interp)
+            pred = self._prediction(st, p, prof)
             coded = self.codecs.residual.reconstruct(prep.latents, prep.skip, pred, prof)
             frame, energy = coded.recon, coded.energy
             if prep.detail is not None:
@@ -249,22 +348,72 @@ class StreamDecoder:
                 bits_map = bits_map + prep.refine_latents.bits_map
             st.bits_per_block = bits_map[:rows, :cols].copy()
         st.timings = prof.take()
-        self._ref, self._pos = frame, n
+        self._keep(n, frame, st)
         return frame, st
 
-    def _decode_next(self, n: int) -> tuple[np.ndarray, FrameStats]:
-        return self._finish(self._prepare(n))
+    def _prediction(self, st: FrameStats, p: InterPayload, prof: Profiler) -> np.ndarray:
+        """A P-frame's prediction from the last anchor, a B-frame's from its two references."""
+        n, j = st.index, self._order[st.index]
+        with prof.stage("warp"):
+            if st.refs is not None:
+                a, b = st.refs
+                if a < 0 or b < 0:
+                    raise ZVC69FormatError(f"frame {n} is a B-frame whose reference frames "
+                                           "are not in the file")
+                if a not in self._refs or b not in self._refs:
+                    raise ZVC69FormatError(f"frame {n} is a B-frame without its reference "
+                                           f"frames {a} and {b}")
+                assert st.mv_back is not None and st.modes is not None
+                return blend(warp(self._refs[a], st.mv, p.mv_block, self._interp),
+                             warp(self._refs[b], st.mv_back, p.mv_block, self._interp),
+                             st.modes, p.mv_block)
+            if self._anchor is None or self._order[self._anchor] != self._anchor_before[j]:
+                raise ZVC69FormatError(f"frame {n} is a P-frame without its reference frame")
+            ref = self._refs[self._anchor]
+            if p.weights is not None:
+                ref = apply_weights(ref, p.weights)
+            return warp(ref, st.mv, p.mv_block, self._interp)
+
+    def _keep(self, n: int, frame: np.ndarray, st: FrameStats) -> None:
+        """Remember a decoded frame: as a reference (an anchor drops the references before
+        the previous anchor) and among the recent frames."""
+        j = self._order[n]
+        if st.reference or st.frame_type in ("I", "P"):
+            if st.frame_type in ("I", "P"):
+                if self._anchor is not None:
+                    self._refs = {d: f for d, f in self._refs.items() if d >= self._anchor}
+                self._anchor = n
+            self._refs[n] = frame
+        self._pos = max(self._pos, j)
+        self._cache[n] = (frame, st)
+        while len(self._cache) > RECENT:
+            del self._cache[next(iter(self._cache))]
+
+    def _reset(self) -> None:
+        self._refs, self._anchor, self._pos = {}, None, -1
 
     def decode(self, n: int) -> tuple[np.ndarray, FrameStats]:
-        """Frame n, (H, W, 3) uint8 RGB, with its statistics."""
+        """Frame n (display order), (H, W, 3) uint8 RGB, with its statistics."""
         if not 0 <= n < self.num_frames:
             raise IndexError(f"frame {n} outside 0..{self.num_frames - 1}")
-        start = n if n == self._pos + 1 and self._ref is not None else self.keyframe_before(n)
-        if n == self._pos and self._ref is not None:
-            start = self.keyframe_before(n)
-        for k in range(start, n):
-            self._decode_next(k)
-        return self._decode_next(n)
+        hit = self._cache.get(n)
+        if hit is not None:
+            return hit
+        j = self._order[n]
+        key = self.reader.keyframe_before(j)
+        if j <= self._pos and self._pos >= key:  # passed over: a B-frame whose references
+            prep = self._prepare(j)               # may still be here
+            refs = prep.stats.refs
+            if refs is not None and refs[0] in self._refs and refs[1] in self._refs:
+                return self._finish(prep)
+        if not key <= self._pos < j:
+            self._reset()
+        for m in range(max(key, self._pos + 1), j):
+            if self.reader.index[m].reference:
+                self._finish(self._prepare(m))
+            else:  # no other frame predicts from it
+                self._pos = m
+        return self._finish(self._prepare(j))
 
     def frames(self, start: int = 0, stop: int | None = None, pipelined: bool = True
                ) -> Iterator[tuple[np.ndarray, FrameStats]]:
@@ -273,19 +422,35 @@ class StreamDecoder:
         stop = self.num_frames if stop is None else min(stop, self.num_frames)
         if start >= stop:
             return
-        first = self.decode(start)
-        yield first
+        yield self.decode(start)
         if not pipelined:
             for n in range(start + 1, stop):
                 yield self.decode(n)
             return
+        # Decode order from where decode(start) left off; frames come out in display order.
+        last = max(self._order[start:stop])
+
+        def after(j: int) -> int | None:
+            """The next frame to prepare after decode index j (None: none needed)."""
+            while j + 1 <= last:
+                j += 1
+                if self._display[j] >= start and (self._display[j] < stop
+                                                  or self.reader.index[j].reference):
+                    return j
+            return None
+
         with ThreadPoolExecutor(1, thread_name_prefix="zvc69-entropy") as pool:
-            nxt = pool.submit(self._prepare, start + 1) if start + 1 < stop else None
+            j = after(self._pos)
+            nxt = pool.submit(self._prepare, j) if j is not None else None
             for n in range(start + 1, stop):
-                assert nxt is not None
-                prep = nxt.result()
-                nxt = pool.submit(self._prepare, n + 1) if n + 1 < stop else None
-                yield self._finish(prep)
+                while n not in self._cache:
+                    if nxt is None:
+                        raise ZVC69FormatError(f"frame {n} was not decoded on the way")
+                    prep = nxt.result()
+                    j = after(self._order[prep.stats.index])
+                    nxt = pool.submit(self._prepare, j) if j is not None else None
+                    self._finish(prep)
+                yield self._cache[n]
 
     def encode_stats(self) -> list[FrameStats] | None:
         """The encoder's per-frame statistics (timings, PSNR) if its sidecar file is there."""

@@ -9,15 +9,27 @@ reference, so there is no drift.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterable
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from . import container
 from .backend import Backend
 from .bars import shared_bars
+from .bipred import (
+    BACKWARD,
+    FORWARD,
+    blend,
+    choose_modes,
+    encode_modes,
+    fill_unused,
+    temporal_prediction,
+)
 from .container import ContainerWriter, FileHeader, FrameType
 from .deblock import loop_filter
 from .detail import CodedDetail, any_on_latent_grid, encode_detail, to_latent_grid
@@ -96,6 +108,21 @@ DETAIL_WEIGHT_STILL = 1.0
 # gain from the finer ones (12 frames, Q1/3/5/7, coarse keyframes: carphone +0.8,
 # bigbuckbunny 640x360 +8.0, megamind 360x264 -0.1 %).
 COARSE_STILLS = True
+# B-frames: groups of an anchor P-frame (predicted from the previous anchor) and up to
+# B_FRAMES B-frames before it in display order, each predicted from the nearest coded frames
+# before and after it (bipred.py), coded middle first so that a middle B-frame is the
+# reference of the ones beside it. Levels: anchors at the stream's quality plus B_ANCHOR_UP,
+# B-frames B_LEVELS_DOWN lower by layer of the hierarchy (1 is the middle one).
+B_FRAMES = 3
+MAX_B_FRAMES = 7
+B_ANCHOR_UP = 0
+B_LEVELS_DOWN = (1, 2, 3)  # per layer
+DETAIL_WEIGHT_B = 2.0  # B-frames no other frame predicts from
+B_FILL_UNUSED = True
+B_MV_AT_LEVEL = False
+B_MV_SSE_WEIGHT = MV_SSE_WEIGHT
+B_MV_TRIAL_SCALE = 1.0
+B_BLOCK = 0  # motion block of B-frames (0: the preset's)
 
 
 def luma_psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -140,13 +167,18 @@ class StreamEncoder:
                  quality: int = 4, preset: str = "medium", gop: int = 32,
                  device: str = "auto", threads: int | None = None, graph_opt: str = "all",
                  total_frames: int = 0, models: ModelSet | None = None,
-                 codecs: Codecs | None = None, scene_cut: bool = True) -> None:
+                 codecs: Codecs | None = None, scene_cut: bool = True,
+                 bframes: int | None = None) -> None:
         if not (1 <= width <= MAX_DIMENSION and 1 <= height <= MAX_DIMENSION):
             raise SourceError(f"frame size {width}x{height} is outside 1..{MAX_DIMENSION}")
         if not 1 <= quality <= 8:
             raise ZVC69Error(f"quality must be 1..8, not {quality}")
         if not 1 <= gop <= 255:
             raise ZVC69Error(f"GOP length must be 1..255, not {gop}")
+        bframes = B_FRAMES if bframes is None else bframes
+        if not 0 <= bframes <= MAX_B_FRAMES:
+            raise ZVC69Error(f"B-frames between anchors must be 0..{MAX_B_FRAMES}, not {bframes}")
+        self.bframes = bframes
         try:
             self.preset = get_preset(preset)
         except ValueError as exc:
@@ -171,7 +203,12 @@ class StreamEncoder:
         self.writer = ContainerWriter(self.path, header)
         self.layout = container.VERSION[0]  # payload layouts: format 4, or 3 (old readers)
         self.stats: list[FrameStats] = []
-        self._ref: np.ndarray | None = None
+        self._ref: np.ndarray | None = None  # the last anchor's (I or P) reconstruction
+        self._ref_n = -1  # its display index
+        self._pending: list[np.ndarray] = []  # frames held for a B-frame group
+        self._unwritten: list[tuple[FrameStats, dict[str, Any]]] = []  # the group's, coded
+        self._coded = 0  # frames written (decode order)
+        self._ref_order: list[int] = []  # display indices of recent references, decode order
         self._hist: np.ndarray | None = None
         self._since_key = 0
         self._learned_lost = False  # the last learned-residual trial lost (or was skipped)
@@ -180,20 +217,110 @@ class StreamEncoder:
     def frames_done(self) -> int:
         return len(self.stats)
 
-    def encode(self, frame: np.ndarray) -> tuple[np.ndarray, FrameStats]:
-        """Code one (H, W, 3) uint8 RGB frame; returns its reconstruction and statistics."""
-        frame = check_frame(frame, self.width, self.height)
-        n = len(self.stats)
+    def encode(self, frame: np.ndarray) -> list[tuple[np.ndarray, FrameStats]]:
+        """Take one (H, W, 3) uint8 RGB frame; returns the frames coded by this call (their
+        reconstructions and statistics, in display order): with B-frames the encoder holds
+        frames until the one that ends their group arrives (`flush` codes the rest)."""
+        self._pending.append(check_frame(frame, self.width, self.height))
+        if len(self._pending) < self._group_length():
+            return []
+        return self._code_group()
+
+    def encode_all(self, frames: Iterable[np.ndarray]
+                   ) -> tuple[list[np.ndarray], list[FrameStats]]:
+        """Encode every frame and flush: reconstructions and statistics in display order."""
+        done = [d for f in frames for d in self.encode(f)] + self.flush()
+        return [r for r, _ in done], [st for _, st in done]
+
+    def flush(self) -> list[tuple[np.ndarray, FrameStats]]:
+        """Code the frames held for a B-frame group (the last one becomes its anchor)."""
+        return self._code_group() if self._pending else []
+
+    def _group_length(self) -> int:
+        """Frames in the group that starts with the first pending one: an anchor and the
+        B-frames before it, never across a keyframe (GOPs stay closed)."""
+        if (self._ref is None or self.bframes == 0 or self._since_key >= self.gop
+                or self.layout < 9):  # (streams of older formats, for tests, have none)
+            return 1
+        return min(self.bframes + 1, self.gop - self._since_key)
+
+    def _code_group(self) -> list[tuple[np.ndarray, FrameStats]]:
+        frames, self._pending = self._pending, []
+        base = len(self.stats)
+        hists = [luma_histogram(f) for f in frames]
+        jumps = [float(np.abs(b - a).sum()) > SCENE_CUT_HIST
+                 for a, b in zip([self._hist, *hists[:-1]], hists, strict=True)
+                 if a is not None]
+        done: list[tuple[np.ndarray, FrameStats]] = []
+        if len(frames) == 1 or (self.scene_cut and any(jumps)) or not self._code_bidir(
+                frames, base, hists[-1], done):
+            done = [self._code_one(f, base + i, h) for i, (f, h) in
+                    enumerate(zip(frames, hists, strict=True))]
+        for st, fields in self._unwritten:  # a group is written whole or not at all
+            t0 = time.perf_counter()
+            self.writer.write_frame(**fields)
+            st.timings["io"] = st.timings.get("io", 0.0) + (time.perf_counter() - t0) * 1000
+        self._unwritten = []
+        done.sort(key=lambda d: d[1].index)
+        self.stats[base:] = [st for _, st in done]
+        return done
+
+    def _code_bidir(self, frames: list[np.ndarray], base: int, hist: np.ndarray,
+                    done: list[tuple[np.ndarray, FrameStats]]) -> bool:
+        """The group as an anchor P-frame (the last frame, predicted from the previous anchor)
+        and B-frames between, coded middle first (hierarchically); False, with nothing
+        written, if the anchor's prediction fails (a scene cut: then code frame by frame)."""
+        prev = self._ref
+        assert prev is not None
+        last = base + len(frames) - 1
+        prof = Profiler()
+        payload, recon, st = self._encode_p(frames[-1], last, prof, False,
+                                            min(8, self.quality + B_ANCHOR_UP))
+        if st is None:
+            return False
+        self._hist = hist
+        done.append(self._write(FrameType.P, payload, frames[-1], recon, st, prof))
+        refs = {base - 1: prev, last: recon}
+        assert st.mv is not None
+        fields = {last: (st.mv, last - base + 1)}  # a reference's field pointing back, span
+
+        def middle(lo: int, hi: int, depth: int) -> None:
+            if hi - lo < 2:
+                return
+            mid = (lo + hi) // 2
+            reference = hi - lo > 2
+            prof = Profiler()
+            drop = B_LEVELS_DOWN[min(depth, len(B_LEVELS_DOWN)) - 1]
+            level = max(1, self.quality + B_ANCHOR_UP - drop)
+            payload, rec, st = self._encode_b(frames[mid - base], mid, (lo, hi), refs[lo],
+                                              refs[hi], level, reference, fields[hi], prof)
+            done.append(self._write(FrameType.B, payload, frames[mid - base], rec, st, prof,
+                                    layer=depth))
+            if reference:
+                assert st.mv is not None
+                refs[mid], fields[mid] = rec, (st.mv, mid - lo)
+            middle(lo, mid, depth + 1)
+            middle(mid, hi, depth + 1)
+
+        middle(base - 1, last, 1)
+        self._ref, self._ref_n = recon, last
+        return True
+
+    def _code_one(self, frame: np.ndarray, n: int,
+                  hist: np.ndarray) -> tuple[np.ndarray, FrameStats]:
+        """Frame n as an I-frame or a P-frame from the last reconstruction (GOP, scene cuts)."""
         prof = Profiler()
         key = self._ref is None or self._since_key >= self.gop
-        hist = luma_histogram(frame)
         cut = False
         jump = (self.scene_cut and self._hist is not None
                 and float(np.abs(hist - self._hist).sum()) > SCENE_CUT_HIST)
         self._hist = hist
         st: FrameStats | None = None
         if not key:
-            payload, recon, st = self._encode_p(frame, n, prof, jump)
+            level = self.quality
+            if self._since_key % ANCHOR_EVERY == 0:  # a better reference for the next frames
+                level = min(8, level + 1)
+            payload, recon, st = self._encode_p(frame, n, prof, jump, level)
             if st is None:  # prediction failed: scene cut
                 key = cut = True
         if key:
@@ -201,17 +328,34 @@ class StreamEncoder:
             payload, recon, st = self._encode_i(frame, n, prof)
         assert st is not None
         st.scene_cut = cut
-        with prof.stage("io"):
-            pts = round(n * 90000 / self.fps)
-            self.writer.write_frame(FrameType.I if key else FrameType.P, payload, pts, pts,
-                                    keyframe=key, ref_flags=0 if key else 1,
-                                    qp_offset=st.quality - self.quality)
+        out = self._write(FrameType.I if key else FrameType.P, payload, frame, recon, st, prof)
+        self._ref, self._ref_n = recon, n
+        return out
+
+    def _write(self, ftype: FrameType, payload: bytes, frame: np.ndarray, recon: np.ndarray,
+               st: FrameStats, prof: Profiler, layer: int = 0) -> tuple[np.ndarray, FrameStats]:
+        """Append a coded frame to the stream (decode order) and finish its statistics."""
+        key = ftype == FrameType.I
+        ref_flags = 0
+        if not key:  # bit k: the k-th most recent reference in decode order
+            uses = st.refs if st.refs is not None else (self._ref_n,)
+            for d in uses:
+                ref_flags |= 1 << (len(self._ref_order) - 1 - self._ref_order.index(d))
+        tick = 90000 / self.fps
+        pts, dts = round(st.index * tick), round(self._coded * tick)
+        self._unwritten.append((st, dict(
+            frame_type=ftype, payload=payload, pts=pts, dts=dts, keyframe=key,
+            reference=st.reference, temporal_layer=layer, ref_flags=ref_flags,
+            qp_offset=st.quality - self.quality)))
         st.pts = pts
+        st.decode_index = self._coded
         st.size_bytes = len(payload) + 32
         st.psnr = psnr_rgb(frame, recon)
         st.psnr_y = luma_psnr(frame, recon)
         st.timings = prof.take()
-        self._ref = recon
+        self._coded += 1
+        if st.reference:
+            self._ref_order = [*self._ref_order[-15:], st.index]
         self._since_key = 1 if key else self._since_key + 1
         self.stats.append(st)
         return recon, st
@@ -267,8 +411,8 @@ class StreamEncoder:
         st.bits_per_block = bits_map[:rows, :cols].copy()
         return payload.pack(), recon, st
 
-    def _encode_p(self, frame: np.ndarray, n: int, prof: Profiler,
-                  jump: bool) -> tuple[bytes, np.ndarray, FrameStats | None]:
+    def _encode_p(self, frame: np.ndarray, n: int, prof: Profiler, jump: bool,
+                  level: int) -> tuple[bytes, np.ndarray, FrameStats | None]:
         ref = self._ref
         assert ref is not None
         p = self.preset
@@ -288,11 +432,64 @@ class StreamEncoder:
             mv, pred = self._motion(frame, apply_weights(ref, weights), prof)
         with prof.stage("motion_coding"):
             mv_bytes = encode_mvs(mv, p.subpel, self.layout >= 7)
-        # every ANCHOR_EVERY-th P-frame of a GOP one level up: a better reference for the next
-        level = self.quality
-        if self._since_key % ANCHOR_EVERY == 0:
-            level = min(8, level + 1)
-        coded, detail = self._residual(frame, pred, level, prof)
+        base = InterPayload(level, p.block, p.subpel, mv_bytes, b"", b"", b"", False,
+                            weights=weights, layout=self.layout)
+        st = FrameStats(index=n, frame_type="P", width=self.width, height=self.height,
+                        quality=level, block_size=BLOCK, mv_block=p.block, mv=mv,
+                        weights=None if weights is None else weights.stats())
+        payload, recon = self._code_residual(frame, pred, base, st, prof)
+        return payload, recon, st
+
+    def _encode_b(self, frame: np.ndarray, n: int, refs: tuple[int, int], before: np.ndarray,
+                  after: np.ndarray, level: int, reference: bool,
+                  hint: tuple[np.ndarray, int],
+                  prof: Profiler) -> tuple[bytes, np.ndarray, FrameStats]:
+        """A B-frame: motion fields towards the references before and after it, per block
+        the better of the two predictions or their average, then the residual as P-frames."""
+        p = self.preset
+        mv_level = level if B_MV_AT_LEVEL else None
+        block = B_BLOCK or p.block
+        mv_f, pred_f = self._motion(frame, before, prof, mv_level, True, block)
+        mv_b, pred_b = self._motion(frame, after, prof, mv_level, True, block)
+        with prof.stage("warp"):
+            modes = choose_modes(frame, pred_f, pred_b, block)
+            t_f, t_b = np.zeros_like(mv_f), np.zeros_like(mv_b)
+            temporal = hint[0].shape == mv_f.shape
+            if temporal:
+                t_f, t_b = temporal_prediction(*hint, n - refs[0], refs[1] - n, p.subpel)
+                with prof.stage("motion_coding"):  # the cheaper of vectors as they are and
+                    temporal = (len(encode_mvs(mv_f - t_f, p.subpel))  # as differences
+                                + len(encode_mvs(mv_b - t_b, p.subpel))
+                                < len(encode_mvs(mv_f, p.subpel))
+                                + len(encode_mvs(mv_b, p.subpel)))
+            if not temporal:
+                t_f, t_b = np.zeros_like(t_f), np.zeros_like(t_b)
+            if B_FILL_UNUSED:  # vectors a block does not use cost (almost) nothing
+                mv_f = t_f + fill_unused(mv_f - t_f, modes == BACKWARD)
+                mv_b = t_b + fill_unused(mv_b - t_b, modes == FORWARD)
+                pred_f, pred_b = warp(before, mv_f, block), warp(after, mv_b, block)
+                modes = choose_modes(frame, pred_f, pred_b, block)
+            pred = blend(pred_f, pred_b, modes, block)
+        with prof.stage("motion_coding"):
+            mv_bytes = encode_mvs(mv_f - t_f, p.subpel, True)
+            back_bytes = encode_mvs(mv_b - t_b, p.subpel, True)
+            mode_bytes = encode_modes(modes)
+        base = InterPayload(level, block, p.subpel, mv_bytes, b"", b"", b"", False,
+                            layout=self.layout, refs=(n - refs[0], refs[1] - n),
+                            mv_back_bytes=back_bytes, mode_bytes=mode_bytes, temporal=temporal)
+        st = FrameStats(index=n, frame_type="B", width=self.width, height=self.height,
+                        quality=level, block_size=BLOCK, mv_block=block, mv=mv_f,
+                        refs=refs, mv_back=mv_b, modes=modes, reference=reference)
+        payload, recon = self._code_residual(
+            frame, pred, base, st, prof, DETAIL_WEIGHT_P if st.reference else DETAIL_WEIGHT_B)
+        return payload, recon, st
+
+    def _code_residual(self, frame: np.ndarray, pred: np.ndarray, base: InterPayload,
+                       st: FrameStats, prof: Profiler,
+                       weight: float = DETAIL_WEIGHT_P) -> tuple[bytes, np.ndarray]:
+        """The residual of a P- or B-frame on its prediction: fills in `base` (the payload
+        with its motion side) and `st`; returns the packed payload and the reconstruction."""
+        coded, detail = self._residual(frame, pred, base.level, prof, weight)
         with prof.stage("motion_coding"):
             skip_bytes = encode_skip(coded.skip)
         lat = coded.latents
@@ -302,25 +499,23 @@ class StreamEncoder:
             recon = loop_filter(detail.recon, detail.section, detail.keep, self.layout, prof)
             energy = block_energy(recon, pred, coded.skip.shape)
             bits_map = bits_map + to_latent_grid(detail.bits_map, *coded.skip.shape)
-        payload = InterPayload(level, p.block, p.subpel, mv_bytes, skip_bytes,
-                               lat.z_bytes if lat else b"", lat.y_bytes if lat else b"",
-                               lat is not None, detail.section.pack() if detail else b"",
-                               weights, self.layout, coded.spatial)
+        payload = replace(base, skip_bytes=skip_bytes, z_bytes=lat.z_bytes if lat else b"",
+                          y_bytes=lat.y_bytes if lat else b"", has_residual=lat is not None,
+                          detail_bytes=detail.section.pack() if detail else b"",
+                          spatial=coded.spatial)
         rows, cols = -(-self.height // BLOCK), -(-self.width // BLOCK)
         skip = coded.skip  # reported: blocks that get no residual at all
         if detail is not None:
             skip = skip & ~any_on_latent_grid(detail.keep, *skip.shape)
-        st = FrameStats(index=n, frame_type="P", width=self.width, height=self.height,
-                        quality=level, block_size=BLOCK, mv_block=p.block,
-                        bits=payload.bits(), mv=mv, skip=skip[:rows, :cols].copy(),
-                        residual_energy=energy[:rows, :cols].copy(),
-                        bits_per_block=bits_map[:rows, :cols].copy(),
-                        weights=None if weights is None else weights.stats(),
-                        latent_prediction=payload.spatial)
-        return (payload.pack() if self.layout >= 4 else payload.pack_v3()), recon, st
+        st.bits = payload.bits()
+        st.skip = skip[:rows, :cols].copy()
+        st.residual_energy = energy[:rows, :cols].copy()
+        st.bits_per_block = bits_map[:rows, :cols].copy()
+        st.latent_prediction = payload.spatial
+        return (payload.pack() if self.layout >= 4 else payload.pack_v3()), recon
 
-    def _residual(self, frame: np.ndarray, pred: np.ndarray, level: int,
-                  prof: Profiler) -> tuple[CodedResidual, CodedDetail | None]:
+    def _residual(self, frame: np.ndarray, pred: np.ndarray, level: int, prof: Profiler,
+                  weight: float = DETAIL_WEIGHT_P) -> tuple[CodedResidual, CodedDetail | None]:
         """The learned residual and the detail layer on top of it; where the learned residual
         is sent, also the detail layer alone on the prediction, keeping the cheaper in
         bits + lambda * SSE. After a frame on which the learned residual lost, only the
@@ -329,14 +524,12 @@ class StreamEncoder:
 
         def detail_alone() -> tuple[CodedResidual, CodedDetail | None]:
             bare = rc.prediction_only(pred, prof)
-            return bare, encode_detail(frame, bare.recon, level, prof, self.layout,
-                                       DETAIL_WEIGHT_P)
+            return bare, encode_detail(frame, bare.recon, level, prof, self.layout, weight)
 
         if self._learned_lost and self._since_key % LEARNED_PROBE:
             return detail_alone()
         coded = rc.encode(frame, pred, level, self.rd_skip, prof, self.layout >= 8)
-        detail = encode_detail(frame, coded.recon, level, prof, self.layout,
-                               DETAIL_WEIGHT_P)
+        detail = encode_detail(frame, coded.recon, level, prof, self.layout, weight)
         if coded.latents is None:
             self._learned_lost = True
             return coded, detail
@@ -357,21 +550,26 @@ class StreamEncoder:
         self._learned_lost = not won
         return (coded, detail) if won else alone
 
-    def _motion(self, frame: np.ndarray, ref: np.ndarray,
-                prof: Profiler) -> tuple[np.ndarray, np.ndarray]:
+    def _motion(self, frame: np.ndarray, ref: np.ndarray, prof: Profiler,
+                level: int | None = None, bidir: bool = False, block: int | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
         """The motion field and its prediction: of the fields searched at each of the preset's
         rate weights, the one with the lowest motion bits + weighted prediction SSE."""
         p = self.motion_preset
+        if block is not None:
+            p = replace(p, block=block)
         cur_y, ref_y = luma(frame), luma(ref)
         best: tuple[float, np.ndarray, np.ndarray] | None = None
-        lam = MV_SSE_WEIGHT * LAMBDAS[self.quality - 1] * 255.0**2 / 3.0
+        weight = B_MV_SSE_WEIGHT if bidir else MV_SSE_WEIGHT
+        lam = weight * LAMBDAS[(level or self.quality) - 1] * 255.0**2 / 3.0
         target = frame.astype(np.float32)
-        for step in p.mv_trials:
+        trials = tuple(t * B_MV_TRIAL_SCALE for t in p.mv_trials) if bidir else p.mv_trials
+        for step in trials:
             with prof.stage("motion_search"):
                 mv = estimate_motion(cur_y, ref_y, replace(p, mv_lambda=p.mv_lambda * step))
             with prof.stage("warp"):
                 pred = warp(ref, mv, p.block)
-            if len(p.mv_trials) == 1:
+            if len(trials) == 1:
                 return mv, pred
             with prof.stage("motion_coding"):
                 bits = 8 * len(encode_mvs(mv, p.subpel, self.layout >= 7))
@@ -383,13 +581,18 @@ class StreamEncoder:
         return best[1], best[2]
 
     def close(self) -> Path:
-        """Finish the file (index, header, atomic rename) and write the statistics beside it."""
+        """Code the frames still held (`flush`), finish the file (index, header, atomic
+        rename) and write the statistics beside it."""
+        self.flush()
         path = self.writer.close()
         self._write_stats()
         return path
 
     def abort(self, keep: bool = True) -> None:
-        """Stop: keep=True leaves a valid file of the frames done so far, False removes it."""
+        """Stop: keep=True leaves a valid file of the frames done so far (frames held for a
+        B-frame group are dropped), False removes it."""
+        self._pending, self._unwritten = [], []
+        del self.stats[self.writer.frames_written:]  # a group cut short is not written
         had_frames = self.writer.frames_written > 0
         self.writer.abort(keep=keep)
         if keep and had_frames:

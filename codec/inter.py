@@ -10,12 +10,16 @@ from their spatial prediction, latent_prediction.py), then the sections in that 
 the detail section last (the last section runs to the end): 6 to 9 bytes of header where
 format 3 had 16 to 26.
 
-Format 1-3 layout: u8 quality level, u8 motion block size (8 or 16), u8 vector precision (1, 2, 4 =
-integer, half, quarter pel), u8 flags (bit 0: residual present, bit 1: detail layer present),
-u32 sizes of the motion, skip and z sections, with bit 1 a u32 size of the y section, with bit
-2 the prediction weights (weights.py, 6 bytes), then the motion, skip, z and y sections and the
-detail section (detail.py; the last section runs to the end). The side information (motion
-and skip sections) decodes without the residual networks.
+B-frames (format 9, frame type 2) use the same layout (motion byte bit 4: the vectors are
+differences from their temporal prediction) with four more varints after the motion byte: the
+display distances to the references before and after the frame and the lengths of the backward
+motion section and the mode map (bipred.py); those two sections follow the (forward) motion
+section. Format 1-3 layout: u8 quality level, u8 motion block size (8 or 16), u8 vector
+precision (1, 2, 4 = integer, half, quarter pel), u8 flags (bit 0: residual present, bit 1:
+detail layer present), u32 sizes of the motion, skip and z sections, with bit 1 a u32 size of
+the y section, with bit 2 the prediction weights (weights.py, 6 bytes), then the motion, skip,
+z and y sections and the detail section (detail.py; the last section runs to the end). The side
+information (motion and skip sections) decodes without the residual networks.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ HAS_DETAIL = 2
 HAS_WEIGHTS = 4
 HAS_REGION = 8  # format 7: the weights record carries a region (weights.py)
 SPATIAL = 8  # motion byte, format 8: residual latents with spatial prediction
+TEMPORAL = 16  # motion byte, B-frames: vectors predicted from the reference after (bipred)
+BLOCK32 = 32  # motion byte, B-frames: 32x32 motion blocks
 _PREC_CODE = {1: 0, 2: 1, 4: 2}  # vector precision 1/p -> 2-bit code (format 4)
 _PREC_OF_CODE = {v: k for k, v in _PREC_CODE.items()}
 
@@ -54,6 +60,11 @@ class InterPayload:
     weights: Weights | None = None  # weighted prediction (weights.py); None: plain reference
     layout: int = 4  # the format it was parsed from (3: format 1-3 header)
     spatial: bool = False  # format 8: residual latents coded with spatial prediction
+    # B-frames (format 9): display distances to the references before and after the frame
+    refs: tuple[int, int] | None = None
+    mv_back_bytes: bytes = b""  # B-frames: the motion field towards the reference after
+    mode_bytes: bytes = b""  # B-frames: per motion block forward, backward or both (bipred)
+    temporal: bool = False  # B-frames: vectors coded as differences from the temporal prediction
 
     def _flags(self) -> int:
         return ((HAS_RESIDUAL if self.has_residual else 0)
@@ -65,8 +76,12 @@ class InterPayload:
         """Format 4: u8 level | flags << 4, u8 precision code << 1 | (block == 8), varint
         lengths of the motion, skip, z (and, with a detail layer, y) sections, weights."""
         head = bytes([self.level | self._flags() << 4,
-                      SPATIAL * self.spatial | _PREC_CODE[self.precision] << 1
+                      BLOCK32 * (self.mv_block == 32) | TEMPORAL * self.temporal
+                      | SPATIAL * self.spatial | _PREC_CODE[self.precision] << 1
                       | (self.mv_block == 8)])
+        if self.refs is not None:
+            head += b"".join(pack_uvarint(x) for x in (*self.refs, len(self.mv_back_bytes),
+                                                         len(self.mode_bytes)))
         lengths = [self.mv_bytes, self.skip_bytes, self.z_bytes]
         if self.detail_bytes:
             lengths.append(self.y_bytes)
@@ -75,7 +90,8 @@ class InterPayload:
 
     def pack(self) -> bytes:
         """Format 4 layout (`_head`, then the sections in order)."""
-        return (self._head() + self.mv_bytes + self.skip_bytes + self.z_bytes + self.y_bytes
+        return (self._head() + self.mv_bytes + self.mv_back_bytes + self.mode_bytes
+                + self.skip_bytes + self.z_bytes + self.y_bytes
                 + self.detail_bytes)
 
     def _head_v3(self) -> bytes:
@@ -92,8 +108,11 @@ class InterPayload:
                 + self.detail_bytes)
 
     @classmethod
-    def unpack(cls, data: bytes, version: int = 4) -> InterPayload:
-        """Parse a P-frame payload of a format `version` stream."""
+    def unpack(cls, data: bytes, version: int = 4, bidir: bool = False) -> InterPayload:
+        """Parse a P-frame (`bidir`: B-frame) payload of a format `version` stream."""
+        if bidir and version < 9:
+            raise ZVC69FormatError(f"a B-frame in a format {version} stream (9.0 and later "
+                                   "only)", 0)
         if version < 4:
             return cls._unpack_v3(data)
         if len(data) < 2:
@@ -105,11 +124,25 @@ class InterPayload:
         if flags & ~known or (flags & HAS_REGION and not flags & HAS_WEIGHTS):
             raise ZVC69FormatError(f"P-frame flags {flags:#x} name unknown sections", 0)
         spatial = bool(data[1] & SPATIAL)
-        if (data[1] >> 4 or (data[1] >> 1 & 3) not in _PREC_OF_CODE
+        temporal = bidir and bool(data[1] & TEMPORAL)
+        if ((data[1] & ~(TEMPORAL | BLOCK32) if bidir else data[1]) >> 4
+                or data[1] & BLOCK32 and data[1] & 1
+                or (data[1] >> 1 & 3) not in _PREC_OF_CODE
                 or spatial and (version < 8 or not flags & HAS_RESIDUAL)):
             raise ZVC69FormatError(f"P-frame motion byte {data[1]:#x} is not valid", 1)
-        block, prec = 8 if data[1] & 1 else 16, _PREC_OF_CODE[data[1] >> 1 & 3]
+        block = 8 if data[1] & 1 else 32 if bidir and data[1] & BLOCK32 else 16
+        prec = _PREC_OF_CODE[data[1] >> 1 & 3]
         p, lengths = 2, []
+        refs, bi = None, [0, 0]
+        if bidir:
+            back, p = read_uvarint(data, p, "B-frame reference distance")
+            fwd, p = read_uvarint(data, p, "B-frame reference distance")
+            if not (1 <= back <= 255 and 1 <= fwd <= 255):
+                raise ZVC69FormatError(f"B-frame reference distances {back}, {fwd} are not "
+                                       "in 1..255", 2)
+            refs = (back, fwd)
+            for i, name in enumerate(("backward motion", "mode map")):
+                bi[i], p = read_uvarint(data, p, f"B-frame {name} length")
         for name in ("motion", "skip map", "z", "y")[: 4 if flags & HAS_DETAIL else 3]:
             n, p = read_uvarint(data, p, f"P-frame {name} length")
             lengths.append(n)
@@ -118,19 +151,20 @@ class InterPayload:
             n = weights_size(version, bool(flags & HAS_REGION))
             weights = Weights.unpack(data[p : p + n], version, bool(flags & HAS_REGION))
             p += n
-        if p + sum(lengths) > len(data):
-            raise ZVC69FormatError(f"P-frame sections ({p + sum(lengths)} bytes) run past the "
-                                   f"payload ({len(data)} bytes)", p)
+        if p + sum(lengths) + sum(bi) > len(data):
+            raise ZVC69FormatError(f"P-frame sections ({p + sum(lengths) + sum(bi)} bytes) "
+                                   f"run past the payload ({len(data)} bytes)", p)
         parts = []
-        for n in lengths:
+        for n in (lengths[0], *bi, *lengths[1:]):
             parts.append(data[p : p + n])
             p += n
         if not flags & HAS_DETAIL:
             parts.append(data[p:])
             p = len(data)
-        return cls(level, block, prec, parts[0], parts[1], parts[2], parts[3],
-                   bool(flags & HAS_RESIDUAL), data[p:], weights, layout=version,
-                   spatial=spatial)
+        mv_bytes, back_bytes, mode_bytes = parts[:3]
+        return cls(level, block, prec, mv_bytes, *parts[3:6], bool(flags & HAS_RESIDUAL),
+                   data[p:], weights, layout=version, spatial=spatial, refs=refs,
+                   mv_back_bytes=back_bytes, mode_bytes=mode_bytes, temporal=temporal)
 
     @classmethod
     def _unpack_v3(cls, data: bytes) -> InterPayload:
@@ -172,6 +206,7 @@ class InterPayload:
 
     def bits(self) -> dict[str, int]:
         head = self._head() if self.layout >= 4 else self._head_v3()
-        return {"header": 8 * len(head), "motion": 8 * len(self.mv_bytes),
+        motion = len(self.mv_bytes) + len(self.mv_back_bytes) + len(self.mode_bytes)
+        return {"header": 8 * len(head), "motion": 8 * motion,
                 "skip": 8 * len(self.skip_bytes), "hyperprior": 8 * len(self.z_bytes),
                 "residual": 8 * len(self.y_bytes), "detail": 8 * len(self.detail_bytes)}

@@ -54,8 +54,8 @@ class Preset:
     mv_trials: tuple[float, ...] = (1.0,)
 
     def __post_init__(self) -> None:
-        if self.block not in (8, 16):
-            raise ValueError(f"block must be 8 or 16, got {self.block}")
+        if self.block not in (8, 16, 32):  # (32: B-frames only)
+            raise ValueError(f"block must be 8, 16 or 32, got {self.block}")
         if self.subpel not in (1, 2, 4):
             raise ValueError(f"subpel must be 1, 2 or 4, got {self.subpel}")
         if min(self.search_range, self.levels, self.refine_iters) < 1 or self.candidates < 0:

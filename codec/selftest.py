@@ -49,11 +49,9 @@ def run_selftest(width: int = 160, height: int = 96, frames: int = 6, quality: i
             path = Path(tmp) / "selftest.zvc69"
             with StreamEncoder(path, width, height, src.fps, quality, "fast", gop=4,
                                codecs=codecs) as enc:
-                for frame in src:
-                    recon, st = enc.encode(frame)
-                    originals.append(frame)
-                    recons.append(recon)
-                    types.append(st.frame_type)
+                originals = list(src)
+                recons, stats = enc.encode_all(originals)
+                types = [st.frame_type for st in stats]
             size = path.stat().st_size
             with StreamDecoder(path, codecs=codecs) as dec:
                 decoded = [frame for frame, _ in dec.frames()]

@@ -51,7 +51,7 @@ class FrameStats:
     """What is known about one coded frame."""
 
     index: int  # display order, 0-based
-    frame_type: str  # "I" or "P" (B types reserved)
+    frame_type: str  # "I", "P" or "B" ("b" reserved)
     width: int
     height: int
     pts: int = 0  # 90 kHz ticks
@@ -79,6 +79,14 @@ class FrameStats:
     # format 8: the (I-frame or P-frame residual) latents are coded as differences from their
     # spatial prediction (latent_prediction.py)
     latent_prediction: bool = False
+    # B-frames (format 9): display indices of the references before and after the frame, the
+    # motion field towards the one after (mv is towards the one before), and per motion block
+    # the prediction used: 0 forward, 1 backward, 2 both (codec.bipred)
+    refs: tuple[int, int] | None = None
+    mv_back: np.ndarray | None = None
+    modes: np.ndarray | None = None
+    reference: bool = True  # later frames may predict from this one
+    decode_index: int | None = None  # position in the stream (decode order), when known
 
     @property
     def bits_total(self) -> int:
@@ -116,6 +124,9 @@ class FrameStats:
             "bars": None if self.bars is None else "{} {} {} {}".format(*self.bars),
             "weights": None if self.weights is None else weights_text(self.weights),
             "latent_prediction": self.latent_prediction,
+            "refs": None if self.refs is None else "{} {}".format(*self.refs),
+            "reference": self.reference,
+            "decode_index": self.decode_index,
         }
         for part in BIT_PARTS:
             out[f"bits_{part}"] = self.bits.get(part, 0)

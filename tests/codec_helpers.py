@@ -67,12 +67,7 @@ def encode(
     **kw,
 ) -> tuple[list[np.ndarray], list]:
     h, w = frames[0].shape[:2]
-    recons, stats = [], []
     with StreamEncoder(
         path, w, h, Fraction(25), quality, preset, gop, codecs=shared_codecs("cpu"), **kw
     ) as enc:
-        for f in frames:
-            r, st = enc.encode(f)
-            recons.append(r)
-            stats.append(st)
-    return recons, stats
+        return enc.encode_all(frames)

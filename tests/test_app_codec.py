@@ -28,8 +28,7 @@ def stream(tmp_path_factory):
     frames = [src[0], *src]  # frame 1 repeats frame 0: a chance for skip blocks
     with StreamEncoder(path, W, H, Fraction(25), 4, "medium", 5,
                        codecs=shared_codecs("cpu")) as enc:
-        for f in frames:
-            enc.encode(f)
+        enc.encode_all(frames)
     with StreamDecoder(path, codecs=shared_codecs("cpu")) as dec:
         decoded = [dec.decode(n) for n in range(N_FRAMES)]
     return path, frames, decoded

@@ -96,10 +96,10 @@ def test_encode_fills_charts_and_writes_a_stream(qtbot, view):
     assert path == str(view.options().output_path)
     with StreamDecoder(path) as dec:
         assert dec.num_frames == 5 and (dec.width, dec.height) == (96, 64)
-        assert [s.frame_type for s in dec.scan()] == ["I", "P", "P", "I", "P"]
+        assert [s.frame_type for s in dec.scan()] == ["I", "B", "P", "I", "P"]
         assert len(dec.encode_stats()) == 5
     assert view.size_chart.points() == 5 and view.psnr_chart.points() == 5
-    assert [s.frame_type for s in view.size_chart.stats] == ["I", "P", "P", "I", "P"]
+    assert [s.frame_type for s in view.size_chart.stats] == ["I", "B", "P", "I", "P"]
     assert view.progress.value() == view.progress.maximum() == 5
     assert 1 <= len(pictures) <= 5 and pictures[0] == 0 and pictures[-1] == 4
     assert "5 frames" in view.progress_label.text() and "Done" in view.message.text()
@@ -128,15 +128,16 @@ def test_stop_keeps_a_valid_stream_of_the_frames_done(qtbot, view):
     with qtbot.waitSignal(job.stopped, timeout=WAIT) as stopped:
         pass
     path, frames = stopped.args
-    assert frames == 2 and path == str(view.options().output_path)
+    # frame 2 comes out with its B-frame group (frames 1-4), which is finished first
+    assert frames == 5 and path == str(view.options().output_path)
     qtbot.waitUntil(lambda: not view.encoding, timeout=WAIT)
     with StreamDecoder(path) as dec:
-        assert dec.num_frames == 2 and dec.damage is None
+        assert dec.num_frames == 5 and dec.damage is None
         decoded = list(dec.frames())
-    assert [s.frame_type for _, s in decoded] == ["I", "P"]
+    assert [s.frame_type for _, s in decoded] == ["I", "B", "B", "B", "P"]
     assert all(img.shape == (64, 96, 3) for img, _ in decoded)
-    assert "Stopped after 2 frames" in view.message.text()
-    assert view.size_chart.points() == 2
+    assert "Stopped after 5 frames" in view.message.text()
+    assert view.size_chart.points() == 5
     with qtbot.waitSignal(view.encoded, timeout=1000) as opened:
         view.open_button.click()
     assert opened.args == [path]
@@ -149,7 +150,7 @@ def test_discard_leaves_nothing_behind(qtbot, view, tmp_path):
         view.start_encode()
     with qtbot.waitSignal(sig.args[0].stopped, timeout=WAIT) as stopped:
         pass
-    assert stopped.args == [None, 2]
+    assert stopped.args == [None, 5]  # (frame 2 comes with its group, frames 1-4)
     qtbot.waitUntil(lambda: not view.encoding, timeout=WAIT)
     assert list(tmp_path.iterdir()) == []  # no stream, no .partial, no statistics
     assert "Discarded" in view.message.text()

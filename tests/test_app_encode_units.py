@@ -22,8 +22,9 @@ def test_options_check_says_what_is_wrong(tmp_path):
     ok = EncodeOptions("demo:96x64", str(tmp_path / "out"))
     assert ok.check() is None
     assert ok.output_path == tmp_path / "out.zvc69"
-    assert ok.kwargs() == {"quality": 4, "preset": "medium", "gop": 32, "frames": None,
-                           "scale": None, "start": 0}
+    assert ok.kwargs() == {"quality": 4, "preset": "medium", "gop": 32, "bframes": 3,
+                           "frames": None, "scale": None, "start": 0}
+    assert "B-frames" in EncodeOptions("demo", "x.zvc69", bframes=8).check()
     assert "source" in EncodeOptions("", "x.zvc69").check()
     assert "save" in EncodeOptions("demo", "  ").check()
     assert "folder" in EncodeOptions("demo", str(tmp_path)).check()

@@ -97,3 +97,37 @@ def test_timeline_click_and_drag_seek(qtbot):
     qtbot.mouseMove(t, QPoint(int(t.x_of(75)), 14))
     qtbot.mouseRelease(t, Qt.MouseButton.LeftButton, pos=QPoint(int(t.x_of(75)), 14))
     assert seeks[-2:] == [10, 75]
+
+
+def test_b_frame_arrows_and_info_show_both_references(qtbot, tmp_path):
+    """A real B-frame: arrows to the reference before from blocks that use it and to the one
+    after from blocks that use that; the info panel names both references and the modes."""
+    from app.panels.frame_info import frame_rows
+    from codec.api import StreamDecoder, shared_codecs
+    from codec.bipred import BACKWARD, BOTH, FORWARD
+    from tests.codec_helpers import encode, objects_clip
+
+    path = tmp_path / "b.zvc69"
+    encode(path, objects_clip(5, 64, 96), quality=3, bframes=3)
+    with StreamDecoder(path, codecs=shared_codecs("cpu")) as dec:
+        image, st = dec.decode(2)
+    assert st.frame_type == "B" and st.refs == (0, 4)
+    v = FrameView()
+    qtbot.addWidget(v)
+    v.resize(400, 300)
+    v.show()
+    v.set_frame(image, st)
+    v.set_overlay_visible("mv", True)
+    v.zoom_to(4.0)
+    qtbot.waitUntil(lambda: abs(v.zoom - 4.0) < 0.1, timeout=2000)
+    x, _, dx, _ = v.motion_vectors.vectors()
+    m = st.modes.ravel()
+    assert x.size == 2 * m.size  # one slot per block and reference (NaN: not used)
+    fwd, bwd = dx[: m.size], dx[m.size:]
+    assert np.isnan(fwd[m == BACKWARD]).all() and np.isnan(bwd[m == FORWARD]).all()
+    assert np.isfinite(fwd[m != BACKWARD]).all() and np.isfinite(bwd[m != FORWARD]).all()
+    assert "frame 0 and/or frame 4" in v.motion_vectors.legend()
+    rows = {label: value for label, value, _ in frame_rows(st)}
+    assert rows["References"].startswith("frame 0 (before) · frame 4 (after)")
+    share = 100 * (m == BOTH).mean()
+    assert f"both {share:.0f}%" in rows["Prediction"]

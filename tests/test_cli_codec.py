@@ -51,7 +51,7 @@ def test_encode_video_then_decode_to_y4m_and_pngs(tmp_path):
     assert len(list((tmp_path / "frames").glob("*.png"))) == 5
     with StreamDecoder(z, codecs=shared_codecs("cpu")) as dec:
         types = [s.frame_type for s in dec.scan()]
-    assert types == ["I", "P", "P", "I", "P"]
+    assert types == ["I", "B", "P", "I", "P"]
 
 
 def test_bad_inputs_give_one_line_errors(tmp_path, capsys):

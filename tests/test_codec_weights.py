@@ -75,11 +75,11 @@ def test_fade_costs_less_with_weights_and_decodes_exactly(tmp_path, monkeypatch)
 
     frames = [np.round(f * (1.0 - 0.08 * i)).astype(np.uint8)
               for i, f in enumerate(pan_clip(5, 64, 96))]
-    recons, stats = encode(tmp_path / "w.zvc69", frames, quality=4)
+    recons, stats = encode(tmp_path / "w.zvc69", frames, quality=4, bframes=0)
     payloads, _ = decoded_exactly(tmp_path / "w.zvc69", recons)
     assert all(p.weights is not None for p in payloads)
     monkeypatch.setattr(codec.encoder, "estimate_weights_v7", lambda frame, pred, region: None)
-    _, plain = encode(tmp_path / "p.zvc69", frames, quality=4)
+    _, plain = encode(tmp_path / "p.zvc69", frames, quality=4, bframes=0)
     with_w = sum(s.size_bytes for s in stats[1:])
     without = sum(s.size_bytes for s in plain[1:])
     assert with_w < 0.8 * without, (with_w, without)

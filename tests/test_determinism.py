@@ -55,11 +55,9 @@ def test_stream_decodes_identically_in_another_setting(tmp_path, models, size):
     frames = pan_clip(8, h, w, step=3, seed=h)
     enc_codecs = Codecs(models, Backend("cpu", 1, "none"))
     dec_codecs = Codecs(models, Backend("cpu", 2, "all"))
-    recons = []
     path = tmp_path / "x.zvc69"
     with StreamEncoder(path, w, h, Fraction(25), 5, "slow", 4, codecs=enc_codecs) as enc:
-        for f in frames:
-            recons.append(enc.encode(f)[0])
+        recons = enc.encode_all(frames)[0]
     with StreamDecoder(path, codecs=dec_codecs) as dec:
         for i, (frame, _) in enumerate(dec.frames()):
             assert frame.tobytes() == recons[i].tobytes(), f"frame {i}"
@@ -99,7 +97,7 @@ def test_cpu_and_cuda_decode_a_stream_alike(tmp_path, models, size, enc_device):
     path = tmp_path / "x.zvc69"
     with StreamEncoder(path, w, h, Fraction(25), 5, "medium", 4,
                        codecs=Codecs(models, Backend(enc_device, None, "all"))) as enc:
-        recons = [enc.encode(f)[0] for f in frames]
+        recons = enc.encode_all(frames)[0]
     decoded = {}
     for dev in ("cpu", "cuda"):
         with StreamDecoder(path, codecs=Codecs(models, Backend(dev, None, "all"))) as dec:

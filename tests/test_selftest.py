@@ -20,7 +20,7 @@ def test_selftest_passes_on_shipped_models(capsys):
     result = run_selftest(width=96, height=64, frames=5)
     assert result.ok, result.lines
     text = "\n".join(result.lines)
-    assert "identical to the encoder's reconstruction: yes" in text and "IPPPI" in text
+    assert "identical to the encoder's reconstruction: yes" in text and "IBBPI" in text
     assert main(["selftest"]) == 0
     assert "PASSED" in capsys.readouterr().out
 

@@ -88,7 +88,7 @@ class SizeChart(LiveChart):
     def __init__(self) -> None:
         super().__init__()
         self.bars: dict[str, pg.BarGraphItem] = {}
-        for ftype in ("I", "P"):
+        for ftype in ("I", "P", "B"):
             bar = pg.BarGraphItem(x=[], height=[], width=0.8, brush=TYPE_COLOURS[ftype], pen=None)
             self.plot.addItem(bar)
             self.bars[ftype] = bar
@@ -102,6 +102,7 @@ class SizeChart(LiveChart):
     def _legend(self, counts: dict[str, int]) -> None:
         self.set_legend([(f"I {counts.get('I', 0)}", TYPE_COLOURS["I"], "box"),
                          (f"P {counts.get('P', 0)}", TYPE_COLOURS["P"], "box"),
+                         (f"B {counts.get('B', 0)}", TYPE_COLOURS["B"], "box"),
                          ("bitrate (last 1 s)", BITRATE, "line")])
 
     def draw(self) -> None:
@@ -117,7 +118,7 @@ class SizeChart(LiveChart):
         top = float(self.rate.max()) if self.rate.size else 1.0
         self.rate_box.enableAutoRange(axis="y", enable=False)
         self.rate_box.setYRange(0.0, max(1.0, top * 1.1), padding=0)
-        self._legend({t: int(np.sum(types == t)) for t in ("I", "P")})
+        self._legend({t: int(np.sum(types == t)) for t in ("I", "P", "B")})
 
     def reset(self) -> None:
         self.kbits = self.rate = np.zeros(0)

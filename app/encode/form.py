@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.encode.options import (
+    BFRAMES_RANGE,
+    DEFAULT_BFRAMES,
     DEFAULT_GOP,
     DEFAULT_PRESET,
     DEFAULT_QUALITY,
@@ -164,6 +166,13 @@ class SettingsForm(QWidget):
         form.addRow("Quality", self.quality)
         form.addRow("Preset", self.preset)
         form.addRow("GOP length", self.gop_spin)
+        self.bframes_spin = QSpinBox()
+        self.bframes_spin.setRange(*BFRAMES_RANGE)
+        self.bframes_spin.setValue(DEFAULT_BFRAMES)
+        self.bframes_spin.setToolTip("B-frames between anchor frames: each is predicted from "
+                                     "the frames before and after it (0: P-frames only)")
+        form.addRow("B-frames", self.bframes_spin)
+        self.bframes_spin.valueChanged.connect(self.changed)
         for w in (self.quality, self.preset):
             w.valueChanged.connect(self._slider_moved)
         self.gop_spin.valueChanged.connect(self.changed)
@@ -227,7 +236,8 @@ class SettingsForm(QWidget):
         return EncodeOptions(
             source=self.source_edit.text().strip(), output=self.output_edit.text().strip(),
             quality=self.quality.value(), preset=self.preset_name, gop=self.gop_spin.value(),
-            start=self.start_spin.value(), count=self.count_spin.value() or None,
+            bframes=self.bframes_spin.value(), start=self.start_spin.value(),
+            count=self.count_spin.value() or None,
             size=self.size)
 
     def set_source(self, spec: str) -> None:
@@ -265,7 +275,8 @@ class SettingsForm(QWidget):
     def lock(self, locked: bool) -> None:
         """Disable editing while an encode runs."""
         for w in (self.source_edit, self.browse_button, self.demo_button, self.output_edit,
-                  self.output_button, self.quality, self.preset, self.gop_spin, self.start_spin,
+                  self.output_button, self.quality, self.preset, self.gop_spin, self.bframes_spin,
+                  self.start_spin,
                   self.count_spin, self.size_combo):
             w.setEnabled(not locked)
         custom = self.size_combo.currentData() == "custom"

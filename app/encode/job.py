@@ -101,7 +101,8 @@ class EncodeJob(QThread):
                   stats: FrameStats) -> None:
         self.frames_done, self.total = n, total
         # the charts need the scalars only: leave the block maps (MBs per frame when large)
-        light = replace(stats, mv=None, skip=None, residual_energy=None, bits_per_block=None)
+        light = replace(stats, mv=None, skip=None, residual_energy=None, bits_per_block=None,
+                        mv_back=None, modes=None)
         self.progressed.emit(n, total, light)
         now = time.perf_counter()
         if n == 1 or n == total or now - self._last_picture >= self.picture_interval:

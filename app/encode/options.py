@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from codec.encoder import B_FRAMES, MAX_B_FRAMES
 from codec.presets import PRESETS
 
 PRESET_NAMES: tuple[str, ...] = tuple(PRESETS)  # ordered fastest .. slowest
@@ -13,6 +14,8 @@ QUALITY_RANGE = (1, 8)
 DEFAULT_QUALITY = 4
 GOP_RANGE = (1, 255)  # what the container can store
 DEFAULT_GOP = 32
+BFRAMES_RANGE = (0, MAX_B_FRAMES)
+DEFAULT_BFRAMES = B_FRAMES
 DEMO_SPEC = "demo:320x240"
 STREAM_SUFFIX = ".zvc69"
 MAX_SIZE = 16384
@@ -43,6 +46,7 @@ class EncodeOptions:
     quality: int = DEFAULT_QUALITY
     preset: str = DEFAULT_PRESET
     gop: int = DEFAULT_GOP
+    bframes: int = DEFAULT_BFRAMES
     start: int = 0
     count: int | None = None  # None: to the end of the source
     size: tuple[int, int] | None = None  # None: keep the source's size
@@ -70,6 +74,8 @@ class EncodeOptions:
             return f"Unknown preset {self.preset!r}."
         if not GOP_RANGE[0] <= self.gop <= GOP_RANGE[1]:
             return f"GOP length must be {GOP_RANGE[0]}..{GOP_RANGE[1]} frames."
+        if not BFRAMES_RANGE[0] <= self.bframes <= BFRAMES_RANGE[1]:
+            return f"B-frames must be {BFRAMES_RANGE[0]}..{BFRAMES_RANGE[1]}."
         if self.start < 0 or (self.count is not None and self.count < 1):
             return "The frame range must start at 0 or later and hold at least one frame."
         if self.size is not None and not all(1 <= v <= MAX_SIZE for v in self.size):
@@ -79,8 +85,9 @@ class EncodeOptions:
     def kwargs(self) -> dict[str, object]:
         """Keyword arguments of codec.api.encode_file (besides progress and cancel)."""
         return {"quality": self.quality, "preset": self.preset, "gop": self.gop,
-                "frames": self.count, "scale": self.size, "start": self.start}
+                "bframes": self.bframes, "frames": self.count, "scale": self.size,
+                "start": self.start}
 
     def describe(self) -> str:
-        """"Q4 · medium · GOP 32" for status lines."""
-        return f"Q{self.quality} · {self.preset} · GOP {self.gop}"
+        """"Q4 · medium · GOP 32 · 3 B" for status lines."""
+        return f"Q{self.quality} · {self.preset} · GOP {self.gop} · {self.bframes} B"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
+from codec.bipred import MODE_NAMES
 from codec.stats import BIT_PARTS, STAGES, FrameStats, WeightsInfo
 
 
@@ -41,7 +43,10 @@ def frame_rows(s: FrameStats, timings: dict[str, float] | None = None,
         *([weights_row(s.weights)] if s.weights else []),
         *([("Latent prediction", "spatial (left, top, top-left, top-right)", [])]
           if s.latent_prediction else []),
-        ("PTS", f"{s.pts}  ({s.pts / 90000:.3f} s)", []),
+        ("PTS", f"{s.pts}  ({s.pts / 90000:.3f} s)"
+         + ("" if s.decode_index is None or s.decode_index == s.index
+            else f" · decoded as frame {s.decode_index}"), []),
+        *b_rows(s),
     ]
     total = sum(s.bits.values())
     bits = [(p, f"{s.bits[p]:,}  ({100 * s.bits[p] / total:.1f}%)")
@@ -109,3 +114,17 @@ class FrameInfoPanel(QTreeWidget):
             if children and label in self._expanded:
                 item.setExpanded(True)
         self.setUpdatesEnabled(True)
+
+
+def b_rows(s: FrameStats) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """A B-frame's references and how its blocks use them."""
+    if s.refs is None:
+        return []
+    rows = [("References", f"frame {s.refs[0]} (before) · frame {s.refs[1]} (after)"
+             + ("" if s.reference else " · not a reference itself"), [])]
+    if s.modes is not None and s.modes.size:
+        share = np.bincount(s.modes.ravel(), minlength=len(MODE_NAMES))[:len(MODE_NAMES)]
+        share = 100.0 * share / s.modes.size
+        rows.append(("Prediction", " · ".join(f"{name} {v:.0f}%" for name, v in
+                                              zip(MODE_NAMES, share, strict=True)), []))
+    return rows

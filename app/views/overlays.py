@@ -7,6 +7,7 @@ Geometry is in image pixels (the frame view's ViewBox coordinates, y down).
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pyqtgraph as pg
@@ -14,6 +15,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor, QPen
 
 from app.views import colormaps as cm
+from codec.bipred import BACKWARD, FORWARD
 from codec.stats import FrameStats
 
 OVERLAY_NAMES = ("mv", "skip", "residual", "bits", "grid")
@@ -237,11 +239,31 @@ class MotionVectorOverlay(Overlay):
             return None
         step = self._step()
         mv = np.asarray(s.mv, np.float32)
+        if s.mv_back is not None and s.modes is not None:
+            return self._bidir(mv, np.asarray(s.mv_back, np.float32), s.modes, step)
+        return self._grouped(mv, step)
+
+    def _bidir(self, mv: np.ndarray, back: np.ndarray, modes: np.ndarray, step: int
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """A B-frame's arrows: to the reference before from the blocks that use it, to the
+        one after from the blocks that use that (both where a block averages the two)."""
+        fwd = np.where((modes == BACKWARD)[..., None], np.nan, mv)
+        bwd = np.where((modes == FORWARD)[..., None], np.nan, back)
+        a, b = self._grouped(fwd, step), self._grouped(bwd, step)
+        return tuple(np.concatenate([u, v]) for u, v in zip(a, b, strict=True))  # type: ignore[return-value]
+
+    def _grouped(self, mv: np.ndarray, step: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Mean vectors of step x step super-blocks at their centres (NaN vectors ignored)."""
+        s = self.stats
+        assert s is not None
         rows, cols = mv.shape[:2]
         pr, pc = (-rows) % step, (-cols) % step
         padded = np.pad(mv, ((0, pr), (0, pc), (0, 0)), constant_values=np.nan)
         grouped = padded.reshape((rows + pr) // step, step, (cols + pc) // step, step, 2)
-        mean = np.nanmean(grouped, axis=(1, 3))
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN super-blocks stay NaN
+            mean = np.nanmean(grouped, axis=(1, 3))
         gr, gc = mean.shape[:2]
         span = step * s.mv_block
         cy, cx = np.mgrid[0:gr, 0:gc].astype(np.float32)
@@ -287,8 +309,15 @@ class MotionVectorOverlay(Overlay):
     def legend(self) -> str:
         if self.colour_by == "magnitude":
             top = f"{self.vmax:.1f}" if self.vmax else "frame max"
-            return f"arrow → reference block; colour: length 0 … {top} px (blue → red)"
-        return "arrow → reference block; colour: direction (hue wheel)"
+            return (f"arrow → reference block{self._b_note()}; colour: length 0 … {top} px "
+                    "(blue → red)")
+        return f"arrow → reference block{self._b_note()}; colour: direction (hue wheel)"
+
+    def _b_note(self) -> str:
+        s = self.stats
+        if s is None or s.refs is None:
+            return ""
+        return f" (B-frame: to frame {s.refs[0]} and/or frame {s.refs[1]})"
 
 
 def _arrow_segments(x: np.ndarray, y: np.ndarray, dx: np.ndarray, dy: np.ndarray,

@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             clip = make_clip(f, rng)
             for level in LEVELS:
                 path = Path(tmp) / "clip.zvc69"
-                enc = StreamEncoder(path, W, H, quality=level, gop=FRAMES)
+                enc = StreamEncoder(path, W, H, quality=level, gop=FRAMES, bframes=0)
                 for frame in clip:
                     enc.encode(frame)
                 enc.close()

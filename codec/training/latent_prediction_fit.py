@@ -96,9 +96,8 @@ def residual_latents(models: Path, files: list[Path],
         for i, path in enumerate(files):
             for q in LEVELS:
                 with StreamEncoder(Path(tmp) / f"{i}_{q}.zvc69", W, H, Fraction(25), q,
-                                   "medium", 32, codecs=codecs) as enc:
-                    for frame in make_clip(path, rng):
-                        enc.encode(frame)
+                                   "medium", 32, codecs=codecs, bframes=0) as enc:
+                    enc.encode_all(make_clip(path, rng))
     return coder, out
 
 

@@ -1,0 +1,146 @@
+"""B-frames: groups of an anchor P-frame and B-frames before it, stored in decode order,
+decoded in display order, exactly, from any starting point."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from codec.api import StreamDecoder, StreamEncoder, shared_codecs
+from codec.bipred import BACKWARD, BOTH, FORWARD, decode_modes, encode_modes
+from codec.container import HAS_B_FRAMES, ContainerReader, FrameType
+from codec.errors import ZVC69FormatError
+from codec.inter import InterPayload
+from tests.codec_helpers import encode, objects_clip, pan_clip
+
+
+def test_groups_are_stored_in_decode_order_and_decode_exactly(tmp_path):
+    path = tmp_path / "b.zvc69"
+    frames = objects_clip(11, 64, 96)
+    recons, stats = encode(path, frames, quality=3, gop=8, bframes=3)
+    # GOP of 8: I, two groups of 4 (B B B P) ending before the next I, then I and the tail
+    assert "".join(s.frame_type for s in stats) == "IBBBPBBPIBP"
+    assert [s.index for s in stats] == list(range(11))
+    assert [s.decode_index for s in stats] == [0, 3, 2, 4, 1, 6, 7, 5, 8, 10, 9]
+    assert stats[2].refs == (0, 4) and stats[1].refs == (0, 2) and stats[3].refs == (2, 4)
+    assert stats[2].reference and not stats[1].reference and not stats[3].reference
+    with ContainerReader(path) as r:
+        assert r.header.flags & HAS_B_FRAMES
+        types = [r.read_frame_header(j).frame_type for j in range(11)]
+        assert types[:5] == [FrameType.I, FrameType.P, FrameType.B, FrameType.B, FrameType.B]
+        assert [e.reference for e in r.index][:5] == [True, True, True, False, False]
+        pts = [r.read_frame_header(j).pts for j in range(11)]
+        assert pts[1] == 4 * 3600 and pts[2] == 2 * 3600  # 25 fps: 3600 ticks a frame
+    with StreamDecoder(path, codecs=shared_codecs("cpu")) as dec:
+        assert dec.has_b_frames
+        for n, (frame, st) in enumerate(dec.frames()):
+            assert st.index == n and st.frame_type == stats[n].frame_type
+            assert np.array_equal(frame, recons[n]), f"frame {n}"
+        scanned = dec.scan()
+        assert [s.refs for s in scanned] == [s.refs for s in stats]
+        for a, b in zip(scanned, stats, strict=True):
+            if b.frame_type == "B":
+                assert np.array_equal(a.mv_back, b.mv_back) and np.array_equal(a.modes, b.modes)
+                assert a.bits == b.bits
+        assert [dec.keyframe_before(n) for n in range(11)] == [0] * 8 + [8] * 3
+
+
+def test_random_access_in_any_order_matches(tmp_path):
+    path = tmp_path / "r.zvc69"
+    recons, _ = encode(path, pan_clip(10, 64, 64, step=2), quality=2, gop=32, bframes=3)
+    order = [7, 1, 3, 2, 9, 0, 5, 5, 4, 8, 6]
+    with StreamDecoder(path, codecs=shared_codecs("cpu")) as dec:
+        for n in order:
+            frame, st = dec.decode(n)
+            assert st.index == n and np.array_equal(frame, recons[n]), n
+    with StreamDecoder(path, codecs=shared_codecs("cpu")) as dec:  # a fresh start mid-group
+        got = [f for f, _ in dec.frames(6, 10)]
+    assert all(np.array_equal(a, b) for a, b in zip(got, recons[6:10], strict=True))
+
+
+def test_b_frames_cost_less_than_p_frames(tmp_path):
+    """On a pan, B-frames (averaging two references, a level lower) are smaller than the
+    group's anchors and the whole stream is smaller than with P-frames only."""
+    frames = pan_clip(9, 64, 96, step=2)
+    _, with_b = encode(tmp_path / "b.zvc69", frames, quality=4, bframes=3)
+    _, p_only = encode(tmp_path / "p.zvc69", frames, quality=4, bframes=0)
+    b_sizes = [s.size_bytes for s in with_b if s.frame_type == "B"]
+    anchors = [s.size_bytes for s in with_b if s.frame_type == "P"]
+    assert len(b_sizes) == 6 and max(b_sizes) < min(anchors), (b_sizes, anchors)
+    assert sum(s.size_bytes for s in with_b) < sum(s.size_bytes for s in p_only)
+    modes = np.concatenate([s.modes.ravel() for s in with_b if s.frame_type == "B"])
+    assert (modes == BOTH).mean() > 0.2  # many blocks average both references
+
+
+def test_scene_cut_inside_a_group_codes_it_frame_by_frame(tmp_path):
+    a = pan_clip(3, 64, 96, seed=2)
+    b = [(f * 0.3).astype(np.uint8) for f in pan_clip(4, 64, 96, seed=11)]  # a dark scene
+    recons, stats = encode(tmp_path / "cut.zvc69", a + b, bframes=3)
+    types = "".join(s.frame_type for s in stats)
+    assert types[3] == "I" and stats[3].scene_cut and stats[3].keyframe, types
+    assert all(s.refs is None or s.refs[0] >= 3 for s in stats[4:])  # nothing across the cut
+    with StreamDecoder(tmp_path / "cut.zvc69", codecs=shared_codecs("cpu")) as dec:
+        assert dec.keyframe_before(5) == 3
+        assert all(np.array_equal(f, recons[n]) for n, (f, _) in enumerate(dec.frames()))
+
+
+def test_stopping_mid_group_keeps_whole_groups_only(tmp_path):
+    """abort(keep=True) with frames held for a group: the file has the groups coded so far,
+    every frame decodes, and the held frames are not counted as done."""
+    path = tmp_path / "stop.zvc69"
+    frames = pan_clip(7, 64, 64)
+    enc = StreamEncoder(path, 64, 64, Fraction(25), 3, "fast", 32, bframes=3,
+                        codecs=shared_codecs("cpu"))
+    done = [d for f in frames for d in enc.encode(f)]
+    assert len(done) == enc.frames_done == 5  # I and one group; frames 5 and 6 held
+    enc.abort(keep=True)
+    with StreamDecoder(path, codecs=shared_codecs("cpu")) as dec:
+        assert dec.num_frames == 5 and dec.damage is None
+        for n, (f, _) in enumerate(dec.frames()):
+            assert np.array_equal(f, done[n][0])
+
+
+def test_cut_off_file_decodes_its_whole_groups(tmp_path):
+    """A file cut inside a group (the anchor kept, its B-frames partly lost): the frames whose
+    references are there decode exactly, the others fail with an error naming the frame."""
+    path = tmp_path / "cut.zvc69"
+    recons, stats = encode(path, pan_clip(9, 64, 64), quality=2, bframes=3)
+    data = path.read_bytes()
+    by_decode = sorted(stats, key=lambda s: s.decode_index)
+    keep = 64 + sum(s.size_bytes for s in by_decode[:7])  # I, group 1, P8 and B6 of group 2
+    path.write_bytes(data[: keep + 5])
+    with StreamDecoder(path, codecs=shared_codecs("cpu")) as dec:
+        assert dec.num_frames == 7 and dec.damage
+        shown = [s.index for s in by_decode[:7]]
+        for d, n in enumerate(sorted(shown)):
+            frame, st = dec.decode(d)
+            assert np.array_equal(frame, recons[n]), (d, n)
+
+
+def test_b_payload_round_trip_and_refusals():
+    modes = np.array([[FORWARD, BOTH, BACKWARD], [BOTH, BOTH, FORWARD]], np.uint8)
+    data = encode_modes(modes)
+    assert np.array_equal(decode_modes(data, 2, 3), modes)
+    p = InterPayload(3, 16, 4, b"mv", b"s", b"z", b"y", True, b"detail", layout=9,
+                     refs=(2, 1), mv_back_bytes=b"back", mode_bytes=data)
+    q = InterPayload.unpack(p.pack(), 9, bidir=True)
+    assert (q.refs, q.mv_back_bytes, q.mode_bytes, q.mv_bytes, q.detail_bytes) == (
+        (2, 1), b"back", data, b"mv", b"detail")
+    assert p.bits()["motion"] == 8 * (2 + 4 + len(data))
+    with pytest.raises(ZVC69FormatError, match="format 8"):
+        InterPayload.unpack(p.pack(), 8, bidir=True)
+    bad = bytearray(p.pack())
+    bad[2] = 0  # reference distance 0
+    with pytest.raises(ZVC69FormatError, match="distances"):
+        InterPayload.unpack(bytes(bad), 9, bidir=True)
+    with pytest.raises(ZVC69FormatError, match="mode map"):
+        decode_modes(data[:1], 2, 3)
+
+
+def test_bframes_setting_is_checked(tmp_path):
+    from codec.errors import ZVC69Error
+
+    with pytest.raises(ZVC69Error, match="B-frames"):
+        StreamEncoder(tmp_path / "x.zvc69", 64, 64, bframes=9, codecs=shared_codecs("cpu"))
