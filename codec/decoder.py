@@ -401,8 +401,9 @@ class StreamDecoder:
             return hit
         j = self._order[n]
         key = self.reader.keyframe_before(j)
-        if j <= self._pos and self._pos >= key:  # passed over: a B-frame whose references
-            prep = self._prepare(j)               # may still be here
+        if (j <= self._pos and self._pos >= key  # passed over: a B-frame whose references
+                and self.reader.read_frame_header(j).frame_type == FrameType.B):  # may be here
+            prep = self._prepare(j)
             refs = prep.stats.refs
             if refs is not None and refs[0] in self._refs and refs[1] in self._refs:
                 return self._finish(prep)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -118,11 +118,7 @@ MAX_B_FRAMES = 7
 B_ANCHOR_UP = 0
 B_LEVELS_DOWN = (1, 2, 3)  # per layer
 DETAIL_WEIGHT_B = 2.0  # B-frames no other frame predicts from
-B_FILL_UNUSED = True
-B_MV_AT_LEVEL = False
-B_MV_SSE_WEIGHT = MV_SSE_WEIGHT
-B_MV_TRIAL_SCALE = 1.0
-B_BLOCK = 0  # motion block of B-frames (0: the preset's)
+B_BLOCKS = (16, 32)  # motion block sizes a B-frame tries (keeping the cheaper)
 
 
 def luma_psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -140,6 +136,24 @@ def luma_histogram(frame: np.ndarray) -> np.ndarray:
 def stats_path(path: Path) -> Path:
     """Where the encoder keeps its per-frame statistics beside the stream."""
     return path.with_name(path.name + ".stats.json")
+
+
+@dataclass
+class _BiPrediction:
+    """A B-frame's prediction at one motion block size and its coded side information."""
+
+    block: int
+    mv_f: np.ndarray
+    mv_b: np.ndarray
+    modes: np.ndarray
+    pred: np.ndarray
+    temporal: bool
+    mv_bytes: bytes
+    back_bytes: bytes
+    mode_bytes: bytes
+
+    def motion_bytes(self) -> int:
+        return len(self.mv_bytes) + len(self.back_bytes) + len(self.mode_bytes)
 
 
 class Codecs:
@@ -445,44 +459,58 @@ class StreamEncoder:
                   hint: tuple[np.ndarray, int],
                   prof: Profiler) -> tuple[bytes, np.ndarray, FrameStats]:
         """A B-frame: motion fields towards the references before and after it, per block
-        the better of the two predictions or their average, then the residual as P-frames."""
-        p = self.preset
-        mv_level = level if B_MV_AT_LEVEL else None
-        block = B_BLOCK or p.block
-        mv_f, pred_f = self._motion(frame, before, prof, mv_level, True, block)
-        mv_b, pred_b = self._motion(frame, after, prof, mv_level, True, block)
+        the better of the two predictions or their average (at the motion block size of
+        B_BLOCKS that costs least), then the residual as P-frames."""
+        lam = MV_SSE_WEIGHT * LAMBDAS[self.quality - 1] / 3.0
+        best: tuple[float, _BiPrediction] | None = None
+        for block in B_BLOCKS:
+            bi = self._bidir(frame, n, refs, before, after, block, hint, prof)
+            cost = 8 * bi.motion_bytes() + lam * float(
+                np.sum((bi.pred - frame.astype(np.float32)) ** 2, dtype=np.float64))
+            if best is None or cost < best[0]:
+                best = (cost, bi)
+        assert best is not None
+        bi = best[1]
+        base = InterPayload(level, bi.block, self.preset.subpel, bi.mv_bytes, b"", b"", b"",
+                            False, layout=self.layout, refs=(n - refs[0], refs[1] - n),
+                            mv_back_bytes=bi.back_bytes, mode_bytes=bi.mode_bytes,
+                            temporal=bi.temporal)
+        st = FrameStats(index=n, frame_type="B", width=self.width, height=self.height,
+                        quality=level, block_size=BLOCK, mv_block=bi.block, mv=bi.mv_f,
+                        refs=refs, mv_back=bi.mv_b, modes=bi.modes, reference=reference)
+        payload, recon = self._code_residual(
+            frame, bi.pred, base, st, prof, DETAIL_WEIGHT_P if reference else DETAIL_WEIGHT_B)
+        return payload, recon, st
+
+    def _bidir(self, frame: np.ndarray, n: int, refs: tuple[int, int], before: np.ndarray,
+               after: np.ndarray, block: int, hint: tuple[np.ndarray, int],
+               prof: Profiler) -> _BiPrediction:
+        """A B-frame's prediction with `block`-pixel motion blocks, and its coded side."""
+        subpel = self.preset.subpel
+        mv_f, pred_f = self._motion(frame, before, prof, block=block)
+        mv_b, pred_b = self._motion(frame, after, prof, block=block)
         with prof.stage("warp"):
             modes = choose_modes(frame, pred_f, pred_b, block)
             t_f, t_b = np.zeros_like(mv_f), np.zeros_like(mv_b)
             temporal = hint[0].shape == mv_f.shape
             if temporal:
-                t_f, t_b = temporal_prediction(*hint, n - refs[0], refs[1] - n, p.subpel)
+                t_f, t_b = temporal_prediction(*hint, n - refs[0], refs[1] - n, subpel)
                 with prof.stage("motion_coding"):  # the cheaper of vectors as they are and
-                    temporal = (len(encode_mvs(mv_f - t_f, p.subpel))  # as differences
-                                + len(encode_mvs(mv_b - t_b, p.subpel))
-                                < len(encode_mvs(mv_f, p.subpel))
-                                + len(encode_mvs(mv_b, p.subpel)))
+                    temporal = (len(encode_mvs(mv_f - t_f, subpel))  # as differences
+                                + len(encode_mvs(mv_b - t_b, subpel))
+                                < len(encode_mvs(mv_f, subpel)) + len(encode_mvs(mv_b, subpel)))
             if not temporal:
                 t_f, t_b = np.zeros_like(t_f), np.zeros_like(t_b)
-            if B_FILL_UNUSED:  # vectors a block does not use cost (almost) nothing
-                mv_f = t_f + fill_unused(mv_f - t_f, modes == BACKWARD)
-                mv_b = t_b + fill_unused(mv_b - t_b, modes == FORWARD)
-                pred_f, pred_b = warp(before, mv_f, block), warp(after, mv_b, block)
-                modes = choose_modes(frame, pred_f, pred_b, block)
+            # vectors a block does not use, set to their prediction, cost (almost) nothing
+            mv_f = t_f + fill_unused(mv_f - t_f, modes == BACKWARD)
+            mv_b = t_b + fill_unused(mv_b - t_b, modes == FORWARD)
+            pred_f, pred_b = warp(before, mv_f, block), warp(after, mv_b, block)
+            modes = choose_modes(frame, pred_f, pred_b, block)
             pred = blend(pred_f, pred_b, modes, block)
         with prof.stage("motion_coding"):
-            mv_bytes = encode_mvs(mv_f - t_f, p.subpel, True)
-            back_bytes = encode_mvs(mv_b - t_b, p.subpel, True)
-            mode_bytes = encode_modes(modes)
-        base = InterPayload(level, block, p.subpel, mv_bytes, b"", b"", b"", False,
-                            layout=self.layout, refs=(n - refs[0], refs[1] - n),
-                            mv_back_bytes=back_bytes, mode_bytes=mode_bytes, temporal=temporal)
-        st = FrameStats(index=n, frame_type="B", width=self.width, height=self.height,
-                        quality=level, block_size=BLOCK, mv_block=block, mv=mv_f,
-                        refs=refs, mv_back=mv_b, modes=modes, reference=reference)
-        payload, recon = self._code_residual(
-            frame, pred, base, st, prof, DETAIL_WEIGHT_P if st.reference else DETAIL_WEIGHT_B)
-        return payload, recon, st
+            return _BiPrediction(block, mv_f, mv_b, modes, pred, temporal,
+                                 encode_mvs(mv_f - t_f, subpel), encode_mvs(mv_b - t_b, subpel),
+                                 encode_modes(modes))
 
     def _code_residual(self, frame: np.ndarray, pred: np.ndarray, base: InterPayload,
                        st: FrameStats, prof: Profiler,
@@ -551,8 +579,7 @@ class StreamEncoder:
         return (coded, detail) if won else alone
 
     def _motion(self, frame: np.ndarray, ref: np.ndarray, prof: Profiler,
-                level: int | None = None, bidir: bool = False, block: int | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
+                block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The motion field and its prediction: of the fields searched at each of the preset's
         rate weights, the one with the lowest motion bits + weighted prediction SSE."""
         p = self.motion_preset
@@ -560,16 +587,14 @@ class StreamEncoder:
             p = replace(p, block=block)
         cur_y, ref_y = luma(frame), luma(ref)
         best: tuple[float, np.ndarray, np.ndarray] | None = None
-        weight = B_MV_SSE_WEIGHT if bidir else MV_SSE_WEIGHT
-        lam = weight * LAMBDAS[(level or self.quality) - 1] * 255.0**2 / 3.0
+        lam = MV_SSE_WEIGHT * LAMBDAS[self.quality - 1] * 255.0**2 / 3.0
         target = frame.astype(np.float32)
-        trials = tuple(t * B_MV_TRIAL_SCALE for t in p.mv_trials) if bidir else p.mv_trials
-        for step in trials:
+        for step in p.mv_trials:
             with prof.stage("motion_search"):
                 mv = estimate_motion(cur_y, ref_y, replace(p, mv_lambda=p.mv_lambda * step))
             with prof.stage("warp"):
                 pred = warp(ref, mv, p.block)
-            if len(trials) == 1:
+            if len(p.mv_trials) == 1:
                 return mv, pred
             with prof.stage("motion_coding"):
                 bits = 8 * len(encode_mvs(mv, p.subpel, self.layout >= 7))

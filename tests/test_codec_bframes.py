@@ -3,6 +3,7 @@ decoded in display order, exactly, from any starting point."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
@@ -129,6 +130,11 @@ def test_b_payload_round_trip_and_refusals():
     assert (q.refs, q.mv_back_bytes, q.mode_bytes, q.mv_bytes, q.detail_bytes) == (
         (2, 1), b"back", data, b"mv", b"detail")
     assert p.bits()["motion"] == 8 * (2 + 4 + len(data))
+    coarse = replace(p, mv_block=32, temporal=True)
+    q = InterPayload.unpack(coarse.pack(), 9, bidir=True)
+    assert (q.mv_block, q.temporal) == (32, True)
+    with pytest.raises(ZVC69FormatError, match="motion byte"):
+        InterPayload.unpack(coarse.pack(), 9)  # 32x32 blocks and temporal vectors: B only
     with pytest.raises(ZVC69FormatError, match="format 8"):
         InterPayload.unpack(p.pack(), 8, bidir=True)
     bad = bytearray(p.pack())
