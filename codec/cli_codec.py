@@ -112,7 +112,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
     n = sum(bar.types.values())
     el = time.perf_counter() - t0
     size = Path(out).stat().st_size if out else 0
-    print(f"{out}: {n} frames ({bar.types.get('I', 0)} I, {bar.types.get('P', 0)} P), "
+    print(f"{out}: {n} frames ({bar.types.get('I', 0)} I, {bar.types.get('P', 0)} P, "
+          f"{bar.types.get('B', 0)} B), "
           f"{size} bytes, {size * 8 * fps / max(n, 1) / 1000:.1f} kbit/s, "
           f"mean PSNR {np.mean(bar.psnr) if bar.psnr else float('inf'):.2f} dB, "
           f"{n / el:.2f} fps")

@@ -583,7 +583,7 @@ class StreamEncoder:
         """The motion field and its prediction: of the fields searched at each of the preset's
         rate weights, the one with the lowest motion bits + weighted prediction SSE."""
         p = self.motion_preset
-        if block is not None:
+        if block is not None:  # a B-frame's
             p = replace(p, block=block)
         cur_y, ref_y = luma(frame), luma(ref)
         best: tuple[float, np.ndarray, np.ndarray] | None = None

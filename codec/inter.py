@@ -11,10 +11,12 @@ the detail section last (the last section runs to the end): 6 to 9 bytes of head
 format 3 had 16 to 26.
 
 B-frames (format 9, frame type 2) use the same layout (motion byte bit 4: the vectors are
-differences from their temporal prediction) with four more varints after the motion byte: the
-display distances to the references before and after the frame and the lengths of the backward
-motion section and the mode map (bipred.py); those two sections follow the (forward) motion
-section. Format 1-3 layout: u8 quality level, u8 motion block size (8 or 16), u8 vector
+differences from their temporal prediction; bit 5: 32x32 motion blocks) with four more varints
+after the motion byte: the display distances to the references before and after the frame and
+the lengths of the backward motion section and the mode map (bipred.py); those two sections
+follow the (forward) motion section.
+
+Format 1-3 layout: u8 quality level, u8 motion block size (8 or 16), u8 vector
 precision (1, 2, 4 = integer, half, quarter pel), u8 flags (bit 0: residual present, bit 1:
 detail layer present), u32 sizes of the motion, skip and z sections, with bit 1 a u32 size of
 the y section, with bit 2 the prediction weights (weights.py, 6 bytes), then the motion, skip,

@@ -171,5 +171,9 @@ def test_form_output_follows_the_source_until_edited(qtbot, tmp_path):
     assert form.options().size == (200, 360) and form.width_spin.isEnabled()
     form.preset.setValue(0)
     assert form.options().preset == "ultrafast" and "16×16" in form.preset.toolTip()
+    assert form.options().bframes == 3
+    form.bframes_spin.setValue(0)
+    assert form.options().kwargs()["bframes"] == 0 and "0 B" in form.options().describe()
     form.lock(True)
     assert not form.quality.isEnabled() and not form.width_spin.isEnabled()
+    assert not form.bframes_spin.isEnabled()
