@@ -46,6 +46,8 @@ from .warp import warp
 from .weights import apply as apply_weights
 
 RECENT = 2 * 8 + 2  # decoded frames kept by display index (a B-frame group and a margin)
+
+
 def number_of(pts: int, fps: Fraction) -> int:
     """The frame number of a pts (90 kHz ticks) at the stream's frame rate."""
     return round(pts * fps / 90000)
@@ -126,9 +128,10 @@ class StreamDecoder:
             except ZVC69Error:  # a damaged header: keep the frame where it lies
                 keys.append((keys[-1][0] if keys else 0, j))
                 anchor = j
-        order = [j for _, j in sorted(keys)]
+        ranked = sorted(keys)
+        order = [j for _, j in ranked]
         display = [0] * n
-        for d, (pts, j) in enumerate(sorted(keys)):
+        for d, (pts, j) in enumerate(ranked):
             display[j] = d
             # B-frames name references by frame number (pts in frames): in a file that lost
             # frames, numbers and display positions differ
@@ -137,6 +140,7 @@ class StreamDecoder:
 
     @property
     def has_b_frames(self) -> bool:
+        """Whether any frame is neither an I- nor a P-frame."""
         return self._anchor_before != list(range(-1, self.num_frames - 1))
 
     @property
