@@ -58,6 +58,7 @@ from codec.presets import PRESETS  # noqa: E402
 from codec.stats import STAGES, FrameStats  # noqa: E402
 
 FPS = Fraction(30)
+KINDS = ("I", "P", "B")
 
 
 def zvc69_pass(frames: list[np.ndarray], args: argparse.Namespace, codecs: Codecs,
@@ -65,7 +66,8 @@ def zvc69_pass(frames: list[np.ndarray], args: argparse.Namespace, codecs: Codec
     """Encode and decode the frames once: wall times per frame and FrameStats of both sides."""
     h, w = frames[0].shape[:2]
     enc = StreamEncoder(path, w, h, FPS, quality=args.quality, preset=args.preset,
-                        gop=args.gop, codecs=codecs, total_frames=len(frames))
+                        gop=args.gop, codecs=codecs, total_frames=len(frames),
+                        bframes=args.bframes)
     t0 = time.perf_counter()
     recons, est = enc.encode_all(frames)
     enc_s = time.perf_counter() - t0
@@ -97,10 +99,10 @@ def by_type(values: list[float], stats: list[FrameStats], kind: str) -> float:
 
 
 def stages_table(r: dict[str, Any]) -> tuple[list[str], list[list[object]]]:
-    """Rows: stage; columns: mean ms per frame for I/P encode and decode."""
+    """Rows: stage; columns: mean ms per frame for I/P/B encode and decode."""
     cols = []
     for side in ("enc", "dec"):
-        for kind in ("I", "P"):
+        for kind in KINDS:
             sts = [s for s in r[f"{side}_stats"] if s.frame_type == kind]
             cols.append(mean_stages([s.timings for s in sts]) if sts else {})
     names = [s for s in STAGES if any(s in c for c in cols)]
@@ -109,21 +111,25 @@ def stages_table(r: dict[str, Any]) -> tuple[list[str], list[list[object]]]:
                                 for s in names]
     rows.append(["sum of stages"] + [fmt(sum(c.values()), 1) if c else "" for c in cols])
     walls = [by_type(r[f"{side}_ms"], r[f"{side}_stats"], kind)
-             for side in ("enc", "dec") for kind in ("I", "P")]
+             for side in ("enc", "dec") for kind in KINDS]
     rows.append(["wall"] + [fmt(x, 1) for x in walls])
-    return ["stage (mean ms/frame)", "I encode", "P encode", "I decode", "P decode"], rows
+    return ["stage (mean ms/frame)", *(f"{k} {side}" for side in ("encode", "decode")
+                                        for k in KINDS)], rows
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="480p,720p,1080p",
                     help="comma-separated WxH or 360p/480p/720p/1080p/2160p")
-    ap.add_argument("--frames", type=int, default=8, help="frames per size (1 I + P-frames)")
+    ap.add_argument("--frames", type=int, default=8,
+                    help="frames per size (1 I, then P- and B-frames)")
     ap.add_argument("--devices", default="cpu",
                     help="cpu, cuda, cpu,cuda or all (every available one)")
     ap.add_argument("--quality", type=int, default=4, help="ZVC69 level 1..8")
     ap.add_argument("--preset", default="medium", choices=list(PRESETS))
     ap.add_argument("--gop", type=int, default=32)
+    ap.add_argument("--bframes", type=int, default=None, help="B-frames between anchors "
+                    "(default: the encoder's)")
     ap.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads")
     ap.add_argument("--graph-opt", default="all", choices=("none", "basic", "extended", "all"))
     ap.add_argument("--x264-preset", default="medium")
@@ -155,8 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     rep = Report()
     info = run_info(",".join(devices), args.threads, args.graph_opt)
     print_info(info)
+    bf = "default" if args.bframes is None else args.bframes
     rep(f"# ZVC69 speed: Q{args.quality}, preset {args.preset}, {args.frames} frames "
-        f"(1 I + {args.frames - 1} P), demo source")
+        f"(1 I, then P and B; B-frames {bf}), demo source")
     rep()
 
     results: list[dict[str, Any]] = []
@@ -192,16 +199,14 @@ def main(argv: list[str] | None = None) -> int:
         x = r["x264"] or {}
         ef, df = n / r["enc_s"], n / r["dec_s"]
         rows.append([r["device"], size_name(r["width"], r["height"]), fmt(ef, 2), fmt(df, 2),
-                     fmt(by_type(r["enc_ms"], r["enc_stats"], "I"), 0),
-                     fmt(by_type(r["enc_ms"], r["enc_stats"], "P"), 0),
-                     fmt(by_type(r["dec_ms"], r["dec_stats"], "I"), 0),
-                     fmt(by_type(r["dec_ms"], r["dec_stats"], "P"), 0),
+                     *(fmt(by_type(r[f"{side}_ms"], r[f"{side}_stats"], k), 0)
+                       for side in ("enc", "dec") for k in KINDS),
                      fmt(x.get("enc_fps"), 1), fmt(x.get("dec_fps"), 1),
                      fmt(ef / x["enc_fps"], 4) if x else "n/a",
                      fmt(df / x["dec_fps"], 4) if x else "n/a"])
-    rep(md_table(["device", "size", "enc fps", "dec fps", "I enc ms", "P enc ms", "I dec ms",
-                  "P dec ms", "x264 enc fps", "x264 dec fps", "enc fps / x264",
-                  "dec fps / x264"], rows))
+    rep(md_table(["device", "size", "enc fps", "dec fps",
+                  *(f"{k} {side} ms" for side in ("enc", "dec") for k in KINDS),
+                  "x264 enc fps", "x264 dec fps", "enc fps / x264", "dec fps / x264"], rows))
     rep()
 
     rep("## Share of the time by stage group (decode is pipelined: entropy decoding of frame "

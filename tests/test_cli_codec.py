@@ -31,7 +31,7 @@ def test_encode_decode_image(tmp_path, capsys):
         assert dec.num_frames == 1
         frame, _ = dec.decode(0)
     assert np.array_equal(out, frame)
-    assert "1 frames (1 I, 0 P)" in capsys.readouterr().out
+    assert "1 frames (1 I, 0 P, 0 B)" in capsys.readouterr().out
 
 
 def test_encode_video_then_decode_to_y4m_and_pngs(tmp_path):
