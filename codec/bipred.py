@@ -6,9 +6,10 @@ The choice is by squared error against the source over the block (all three chan
 once by the encoder and sent: the decoder blends the two warped references with the decoded
 mode map, by the same float32 operations, so both get the same prediction.
 
-Vectors are coded as differences from a temporal prediction (`temporal_prediction`): the
-field of the reference after the frame, which points back over a known number of frames,
-scaled to the B-frame's distances; where motion is steady the differences are zero.
+Per frame, the vectors may be coded as differences from a temporal prediction
+(`temporal_prediction`): the field of the reference after the frame, which points back over a
+known number of frames, scaled to the B-frame's distances; where motion is steady the
+differences are zero. The encoder uses it where that makes the motion sections shorter.
 
 Mode map layout: LEB128 length of the first map, then two context-coded bit maps (skip.py's
 coder): "one reference only" per block, then "the backward one" (False wherever the first is
@@ -81,8 +82,10 @@ def temporal_prediction(field: np.ndarray, span: int, before: int, after: int,
 
 def fill_unused(mv: np.ndarray, unused: np.ndarray) -> np.ndarray:
     """A copy of a (rows, cols, 2) field whose vectors at `unused` blocks (a direction the
-    block's mode does not use) equal their median prediction (mvcoding.median_predictor), so
-    they cost next to nothing; in raster order, which every predictor's neighbours precede."""
+    block's mode does not use) equal their median prediction (the rule of
+    mvcoding.median_predictor, applied one block at a time because a filled block is the
+    neighbour of the next), so their coded differences are zero; in raster order, which
+    every predictor's neighbours precede."""
     out = mv.astype(np.float32, copy=True)
     rows, cols = out.shape[:2]
     for r, c in zip(*np.nonzero(unused), strict=True):

@@ -197,7 +197,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"  stream {args.output}: {size} bytes, {size * 8 * fps / len(stats) / 1000:.1f} kbit/s"
           f" at {fps:g} fps, {size * 8 / (w * h * len(stats)):.3f} bpp")
     if skips:
-        print(f"  skip blocks in P-frames: {100 * np.mean(skips):.1f}%")
+        print(f"  skip blocks in P- and B-frames: {100 * np.mean(skips):.1f}%")
     print(f"  encode {len(stats) / t_enc:.2f} fps, decode {len(stats) / t_dec:.2f} fps")
     print(f"  decoder output equals the encoder's reconstruction: {'yes' if exact else 'NO'}")
     return 0 if exact else 1

@@ -202,8 +202,8 @@ class StreamDecoder:
                                        "supported by this decoder")
             try:
                 pp = InterPayload.unpack(payload, self._version, bidir)
-            except ZVC69FormatError as exc:
-                raise ZVC69FormatError(f"frame {n}: {exc.args[0]}", exc.offset) from None
+            except ZVC69FormatError as exc:  # (its offset, within the payload, is in the text)
+                raise ZVC69FormatError(f"frame {n}: {exc}") from None
             st.bits = pp.bits()
             st.quality = pp.level
             st.mv_block = pp.mv_block

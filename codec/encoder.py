@@ -491,16 +491,17 @@ class StreamEncoder:
         mv_b, pred_b = self._motion(frame, after, prof, block=block)
         with prof.stage("warp"):
             modes = choose_modes(frame, pred_f, pred_b, block)
-            t_f, t_b = np.zeros_like(mv_f), np.zeros_like(mv_b)
-            temporal = hint[0].shape == mv_f.shape
-            if temporal:
-                t_f, t_b = temporal_prediction(*hint, n - refs[0], refs[1] - n, subpel)
-                with prof.stage("motion_coding"):  # the cheaper of vectors as they are and
-                    temporal = (len(encode_mvs(mv_f - t_f, subpel))  # as differences
-                                + len(encode_mvs(mv_b - t_b, subpel))
-                                < len(encode_mvs(mv_f, subpel)) + len(encode_mvs(mv_b, subpel)))
-            if not temporal:
-                t_f, t_b = np.zeros_like(t_f), np.zeros_like(t_b)
+        t_f, t_b = np.zeros_like(mv_f), np.zeros_like(mv_b)
+        temporal = hint[0].shape == mv_f.shape
+        if temporal:
+            t_f, t_b = temporal_prediction(*hint, n - refs[0], refs[1] - n, subpel)
+            with prof.stage("motion_coding"):  # the cheaper of vectors as they are and as
+                temporal = (len(encode_mvs(mv_f - t_f, subpel))  # differences from that
+                            + len(encode_mvs(mv_b - t_b, subpel))
+                            < len(encode_mvs(mv_f, subpel)) + len(encode_mvs(mv_b, subpel)))
+        if not temporal:
+            t_f, t_b = np.zeros_like(t_f), np.zeros_like(t_b)
+        with prof.stage("warp"):
             # vectors a block does not use, set to their prediction, cost (almost) nothing
             mv_f = t_f + fill_unused(mv_f - t_f, modes == BACKWARD)
             mv_b = t_b + fill_unused(mv_b - t_b, modes == FORWARD)

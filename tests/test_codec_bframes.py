@@ -150,3 +150,19 @@ def test_bframes_setting_is_checked(tmp_path):
 
     with pytest.raises(ZVC69Error, match="B-frames"):
         StreamEncoder(tmp_path / "x.zvc69", 64, 64, bframes=9, codecs=shared_codecs("cpu"))
+
+
+def test_unused_vectors_are_filled_with_their_prediction():
+    """fill_unused leaves a zero coded difference at every unused block (the median rule of
+    mvcoding, with filled blocks as neighbours) and keeps the used ones."""
+    from codec.bipred import fill_unused
+    from codec.mvcoding import encode_mvs, median_predictor
+
+    rng = np.random.default_rng(3)
+    mv = rng.integers(-40, 40, (7, 9, 2)).astype(np.float32) / 4
+    unused = rng.random((7, 9)) < 0.6
+    filled = fill_unused(mv, unused)
+    q = np.rint(filled * 4).astype(np.int64)
+    assert (q - median_predictor(q))[unused].any(axis=-1).sum() == 0
+    assert np.array_equal(filled[~unused], mv[~unused])
+    assert len(encode_mvs(filled)) < len(encode_mvs(mv))
