@@ -71,20 +71,21 @@ def encode_file(source: str, out_path: str | Path, quality: int = 4, preset: str
         enc = StreamEncoder(out_path, src.width, src.height, src.fps, quality, preset, gop,
                             total_frames=0, codecs=codecs, bframes=bframes)
         held: dict[int, np.ndarray] = {}  # source frames not yet coded (B-frame groups)
+
+        def report(done: list[tuple[np.ndarray, FrameStats]]) -> None:
+            for recon, st in done:
+                source = held.pop(st.index)
+                if progress is not None:
+                    progress(st.index + 1, total, source, recon, st)
+
         try:
             for frame in src:
                 if cancel is not None and cancel.is_set():
                     enc.abort(keep=keep_on_cancel)
                     return enc.path if keep_on_cancel and enc.frames_done else None
                 held[enc.frames_done + len(held)] = frame
-                for recon, st in enc.encode(frame):
-                    if progress is not None:
-                        progress(st.index + 1, total, held.pop(st.index), recon, st)
-                    else:
-                        held.pop(st.index)
-            for recon, st in enc.flush():
-                if progress is not None:
-                    progress(st.index + 1, total, held.pop(st.index), recon, st)
+                report(enc.encode(frame))
+            report(enc.flush())
         except BaseException:
             enc.abort(keep=True)
             raise

@@ -11,7 +11,7 @@ import enum
 import os
 import struct
 from bisect import bisect_right
-from dataclasses import astuple, dataclass, fields, replace
+from dataclasses import astuple, dataclass, field, fields, replace
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
@@ -348,6 +348,7 @@ class _Chain:
     types: list[FrameType]
     stop: int  # where the scan ended
     reason: str | None  # why it ended early (None: at the index offset or end of file)
+    pts: list[int] = field(default_factory=list)
 
 
 def _text(message: str, offset: int | None) -> str:
@@ -395,6 +396,8 @@ class ContainerReader:
         self.header = FileHeader.unpack(self._read_at(0, FILE_HEADER_SIZE))
         index, index_problem = self._load_index()
         chain = self._scan()
+        # every frame's type and pts, when the header chain covers exactly the frames in use
+        self.scanned: tuple[list[FrameType], list[int]] | None = None
         problems: list[tuple[str, int | None]] = []  # (what, offset): the first one for strict
         notes: list[str] = []  # for self.damage
         if (
@@ -403,6 +406,7 @@ class ContainerReader:
             and chain.offsets == [e.offset for e in index]
         ):
             self._use(index, self.header.index_offset)
+            self.scanned = chain.types, chain.pts
         elif index is not None and chain.reason is not None:
             self._use(index, self.header.index_offset)
             problems.append((f"frame header chain broken by {chain.reason}", chain.stop))
@@ -419,6 +423,7 @@ class ContainerReader:
                 problems.append((trailing, chain.stop))
                 notes.append(_text(trailing, chain.stop))
             self._rebuild(chain)
+            self.scanned = chain.types, chain.pts
         if problems and strict:
             raise ZVC69FormatError(*problems[0])
         self.damage = "; ".join(notes) or None
@@ -471,6 +476,7 @@ class ContainerReader:
                 break
             chain.offsets.append(pos)
             chain.types.append(FrameType(raw[0]))
+            chain.pts.append(int.from_bytes(raw[8:16], "little"))
             pos += FRAME_HEADER_SIZE + size
         chain.stop = pos
         return chain

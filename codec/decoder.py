@@ -106,27 +106,52 @@ class StreamDecoder:
         self._version = self.header.version_major  # payload layouts changed in format 4
         self._order, self._display = self._display_order()
 
+    def _headers(self) -> tuple[list[FrameType | None], list[int | None]]:
+        """Every frame's type and pts: from the reader's scan of the frame headers, or read
+        one by one where that scan did not cover the frames in use (None: unreadable)."""
+        if self.reader.scanned is not None:
+            types, pts = self.reader.scanned
+            return list(types), list(pts)
+        out_types: list[FrameType | None] = []
+        out_pts: list[int | None] = []
+        for j in range(self.num_frames):
+            try:
+                fh = self.reader.read_frame_header(j)
+                out_types.append(fh.frame_type)
+                out_pts.append(fh.pts)
+            except ZVC69Error:
+                out_types.append(None)
+                out_pts.append(None)
+        return out_types, out_pts
+
     def _display_order(self) -> tuple[list[int], list[int]]:
         """(decode index of each display position, display position of each decode index):
         display order is the order of the frames' pts (FORMAT.md section 2); streams without
-        B-frames are in display order. Also sets `_anchor_before`: for each decode index the
-        one of the I- or P-frame before it, which a P-frame predicts from (-1: none)."""
+        B-frames are in display order. Also sets, per decode index, `_anchor_before`: the I-
+        or P-frame before it, which a P-frame predicts from (-1: none), and `_span`: a
+        P-frame's distance to it in frame numbers (0: unknown), the span of its vectors for
+        B-frames' temporal prediction."""
         n = self.num_frames
         self._anchor_before = list(range(-1, n - 1))
+        self._span = [0] * n
         self._rank: dict[int, int] = {}  # display position of each frame number (from pts)
         if self._version < 9 and not self.header.flags & HAS_B_FRAMES:
             return list(range(n)), list(range(n))
+        types, pts = self._headers()
         keys: list[tuple[int, int]] = []
         anchor = -1
         for j in range(n):
             self._anchor_before[j] = anchor
-            try:
-                fh = self.reader.read_frame_header(j)
-                keys.append((fh.pts, j))
-                if fh.frame_type in (FrameType.I, FrameType.P):
-                    anchor = j
-            except ZVC69Error:  # a damaged header: keep the frame where it lies
+            p = pts[j]
+            if p is None:  # a damaged header: keep the frame where it lies
                 keys.append((keys[-1][0] if keys else 0, j))
+                anchor = j
+                continue
+            keys.append((p, j))
+            before = pts[anchor] if anchor >= 0 else None
+            if types[j] == FrameType.P and before is not None:
+                self._span[j] = number_of(p, self.fps) - number_of(before, self.fps)
+            if types[j] in (FrameType.I, FrameType.P):
                 anchor = j
         ranked = sorted(keys)
         order = [j for _, j in ranked]
@@ -227,14 +252,8 @@ class StreamDecoder:
                     st.mv, st.mv_back = st.mv + t_f, st.mv_back + t_b
                 if st.reference:
                     self._keep_field(n, st.mv, pp.refs[0])
-            elif self._version >= 9 and (prev := self._anchor_before[self._order[n]]) >= 0:
-                try:  # (a damaged header before it: no field, B-frames predict from zero)
-                    span = number_of(fh.pts, self.fps) - number_of(
-                        self.reader.read_frame_header(prev).pts, self.fps)
-                except ZVC69Error:
-                    span = 0
-                if span > 0:
-                    self._keep_field(n, st.mv, span)
+            elif (span := self._span[self._order[n]]) > 0:  # format 9 P-frames
+                self._keep_field(n, st.mv, span)
             skip = decode_skip(pp.skip_bytes, *self._grid)
             shown = skip  # reported: blocks that get no residual at all (nor detail)
             side = None
