@@ -28,9 +28,10 @@ MAGIC = b"ZVC69\0"
 # 7.0: motion vectors may use context modelling and Exp-Golomb escapes (codec.mvcoding mode 2);
 # wider prediction weights with an optional region (codec.weights). 8.0: I-frame latents may be
 # coded as differences from a spatial prediction (codec.latent_prediction, bit 4 of the level
-# byte). 9.0: B-frames (frame type 2; codec.bipred), stored in decode order.
-VERSION = (9, 0)
-READABLE_MAJORS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
+# byte). 9.0: B-frames (frame type 2; codec.bipred), stored in decode order. 10.0: a B-frame's
+# mode map and motion fields in one section (codec.bside).
+VERSION = (10, 0)
+READABLE_MAJORS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 FILE_HEADER_SIZE = 64
 FRAME_HEADER_SIZE = 32
 INDEX_ENTRY_SIZE = 16

@@ -21,6 +21,7 @@ import numpy as np
 
 from .backend import Backend
 from .bipred import blend, decode_modes, temporal_prediction
+from .bside import decode_bside
 from .container import HAS_B_FRAMES, ContainerReader, FrameHeader, FrameType
 from .deblock import loop_filter
 from .detail import (
@@ -37,7 +38,7 @@ from .hyperprior import Latents
 from .inter import InterPayload
 from .intra import IntraPayload
 from .models import ModelSet, load_models
-from .mvcoding import decode_mvs
+from .mvcoding import decode_mvs, field_from_differences
 from .profiler import Profiler
 from .residual import BLOCK, block_energy, skip_grid
 from .skip import decode_skip
@@ -235,14 +236,24 @@ class StreamDecoder:
             st.weights = None if pp.weights is None else pp.weights.stats()
             st.latent_prediction = pp.spatial
             mv_rows, mv_cols = -(-self.height // pp.mv_block), -(-self.width // pp.mv_block)
-            st.mv = decode_mvs(pp.mv_bytes, mv_rows, mv_cols, pp.precision,
-                               contexts=self._version >= 7)
+            if pp.refs is not None and self._version >= 10:
+                try:
+                    d_f, d_b, st.modes = decode_bside(pp.mv_bytes, mv_rows, mv_cols)
+                    st.mv = field_from_differences(d_f, pp.precision)
+                    st.mv_back = field_from_differences(d_b, pp.precision)
+                except ZVC69FormatError as exc:
+                    raise ZVC69FormatError(f"frame {n}: {exc}") from None
+            elif pp.refs is not None:
+                st.mv = decode_mvs(pp.mv_bytes, mv_rows, mv_cols, pp.precision)
+                st.mv_back = decode_mvs(pp.mv_back_bytes, mv_rows, mv_cols, pp.precision)
+                st.modes = decode_modes(pp.mode_bytes, mv_rows, mv_cols)
+            else:
+                st.mv = decode_mvs(pp.mv_bytes, mv_rows, mv_cols, pp.precision,
+                                   contexts=self._version >= 7)
             if pp.refs is not None:
                 number = number_of(fh.pts, self.fps)
                 st.refs = (self._rank.get(number - pp.refs[0], -1),
                            self._rank.get(number + pp.refs[1], -1))
-                st.mv_back = decode_mvs(pp.mv_back_bytes, mv_rows, mv_cols, pp.precision)
-                st.modes = decode_modes(pp.mode_bytes, mv_rows, mv_cols)
                 hint = self._field(st.refs[1], n) if pp.temporal else None
                 if pp.temporal and (hint is None or hint[0].shape != st.mv.shape):
                     raise ZVC69FormatError(f"frame {n}: its vectors are predicted from "

@@ -30,6 +30,7 @@ from .bipred import (
     fill_unused,
     temporal_prediction,
 )
+from .bside import encode_bside
 from .container import ContainerWriter, FileHeader, FrameType
 from .deblock import loop_filter
 from .detail import CodedDetail, any_on_latent_grid, encode_detail, to_latent_grid
@@ -40,7 +41,7 @@ from .intra import IntraCodec, IntraPayload
 from .metrics import psnr_rgb
 from .models import ModelSet, load_models
 from .motion import estimate_motion, luma
-from .mvcoding import encode_mvs
+from .mvcoding import differences, encode_mvs
 from .presets import PRESETS, for_quality, get_preset
 from .profiler import Profiler
 from .quant import LAMBDAS
@@ -510,9 +511,18 @@ class StreamEncoder:
             mv_f = t_f + fill_unused(mv_f - t_f, modes == BACKWARD)
             mv_b = t_b + fill_unused(mv_b - t_b, modes == FORWARD)
             pred_f, pred_b = warp(before, mv_f, block), warp(after, mv_b, block)
-            modes = choose_modes(frame, pred_f, pred_b, block)
+            chosen = choose_modes(frame, pred_f, pred_b, block)
+            d_f, d_b = differences(mv_f - t_f, subpel), differences(mv_b - t_b, subpel)
+            if self.layout >= 10:  # format 10 codes no vector a block leaves unused: a block
+                # keeps its first mode rather than leave a vector with a difference unused
+                keep = (chosen == BACKWARD) & d_f.any(-1) | (chosen == FORWARD) & d_b.any(-1)
+                chosen[keep] = modes[keep]
+            modes = chosen
             pred = blend(pred_f, pred_b, modes, block)
         with prof.stage("motion_coding"):
+            if self.layout >= 10:
+                side = encode_bside(d_f, d_b, modes)
+                return _BiPrediction(block, mv_f, mv_b, modes, pred, temporal, side, b"", b"")
             return _BiPrediction(block, mv_f, mv_b, modes, pred, temporal,
                                  encode_mvs(mv_f - t_f, subpel), encode_mvs(mv_b - t_b, subpel),
                                  encode_modes(modes))

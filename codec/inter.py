@@ -81,9 +81,9 @@ class InterPayload:
                       BLOCK32 * (self.mv_block == 32) | TEMPORAL * self.temporal
                       | SPATIAL * self.spatial | _PREC_CODE[self.precision] << 1
                       | (self.mv_block == 8)])
-        if self.refs is not None:
-            head += b"".join(pack_uvarint(x) for x in (*self.refs, len(self.mv_back_bytes),
-                                                         len(self.mode_bytes)))
+        if self.refs is not None:  # (format 10: one side section, in mv_bytes)
+            extra = (len(self.mv_back_bytes), len(self.mode_bytes)) if self.layout < 10 else ()
+            head += b"".join(pack_uvarint(x) for x in (*self.refs, *extra))
         lengths = [self.mv_bytes, self.skip_bytes, self.z_bytes]
         if self.detail_bytes:
             lengths.append(self.y_bytes)
@@ -143,7 +143,7 @@ class InterPayload:
                 raise ZVC69FormatError(f"B-frame reference distances {back}, {fwd} are not "
                                        "in 1..255", 2)
             refs = (back, fwd)
-            for i, name in enumerate(("backward motion", "mode map")):
+            for i, name in enumerate(("backward motion", "mode map") if version < 10 else ()):
                 bi[i], p = read_uvarint(data, p, f"B-frame {name} length")
         for name in ("motion", "skip map", "z", "y")[: 4 if flags & HAS_DETAIL else 3]:
             n, p = read_uvarint(data, p, f"P-frame {name} length")

@@ -209,6 +209,78 @@ def _escape_parts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return b, (low << 1) | (values < 0), b + 1
 
 
+def push_escapes(coder: constriction.stream.stack.AnsCoder, esc: np.ndarray) -> None:
+    """Push escaped differences (|d| > K) onto an ANS stack in mode 2's code (buckets first
+    when decoded, then each one's low bits, then the high chunks)."""
+    if not esc.size:
+        return
+    b, val, nbits = _escape_parts(esc)
+    hi = nbits > _CHUNK
+    if hi.any():
+        coder.encode_reverse((val[hi] >> _CHUNK).astype(np.int32), _UNIFORM,
+                             (np.int64(1) << (nbits[hi] - _CHUNK)).astype(np.int32))
+    lo_bits = np.minimum(nbits, _CHUNK)
+    coder.encode_reverse((val & ((np.int64(1) << lo_bits) - 1)).astype(np.int32), _UNIFORM,
+                         (np.int64(1) << lo_bits).astype(np.int32))
+    coder.encode_reverse(b.astype(np.int32), _bucket_model())
+
+
+def pop_escapes(coder: constriction.stream.stack.AnsCoder, n: int) -> np.ndarray:
+    """Inverse of `push_escapes`: the next n escaped differences (int64)."""
+    b = coder.decode(_bucket_model(), n).astype(np.int64)
+    nbits = b + 1
+    lo_bits = np.minimum(nbits, _CHUNK)
+    val = coder.decode(_UNIFORM, (np.int64(1) << lo_bits).astype(np.int32)).astype(np.int64)
+    hi = nbits > _CHUNK
+    if hi.any():
+        top = coder.decode(_UNIFORM, (np.int64(1) << (nbits[hi] - _CHUNK)).astype(np.int32))
+        val[hi] |= top.astype(np.int64) << _CHUNK
+    mag = (np.int64(1) << b) + (val >> 1) + K
+    return np.where(val & 1, -mag, mag)
+
+
+def push_differences(coder: constriction.stream.stack.AnsCoder, dn: np.ndarray) -> bytes:
+    """Push non-zero differences (n, 2) onto an ANS stack as mode 2 codes them (x symbols,
+    y symbols where x != 0, where x == 0, then escapes, when decoded); returns the six
+    header bytes of their three fitted models."""
+    x0 = dn[:, 0] == 0
+    groups = (dn[:, 0], dn[~x0, 1], dn[x0, 1])
+    syms = [_symbols(g) for g in groups]
+    fits = [_fit(s) for s in syms]
+    push_escapes(coder, np.concatenate([g[np.abs(g) > K] for g in groups]))
+    for sym, fit in zip(syms[::-1], fits[::-1], strict=True):
+        if sym.size:
+            coder.encode_reverse(sym, _model(*fit))
+    return bytes(x for fit in fits for x in fit)
+
+
+def pop_differences(coder: constriction.stream.stack.AnsCoder, m: int, fits: bytes,
+                    pos: int) -> np.ndarray:
+    """Inverse of `push_differences`: the next m non-zero differences (m, 2) int64, given
+    the six header bytes; ZVC69FormatError (at byte `pos`) if one decodes as zero."""
+    models = [_model(fits[2 * i], fits[2 * i + 1]) for i in range(3)]
+    sx = coder.decode(models[0], m).astype(np.int64) - K
+    x0 = sx == 0
+    sy = np.zeros(m, dtype=np.int64)
+    n1 = int((~x0).sum())
+    if n1:
+        sy[~x0] = coder.decode(models[1], n1).astype(np.int64) - K
+    if m - n1:
+        sy[x0] = coder.decode(models[2], m - n1).astype(np.int64) - K
+    if (sy[x0] == 0).any():
+        raise ZVC69FormatError("motion-vector difference flagged non-zero is zero", pos)
+    esc_k = _ESC - K
+    where = [np.flatnonzero(sx == esc_k), np.flatnonzero(~x0)[sy[~x0] == esc_k],
+             np.flatnonzero(x0)[sy[x0] == esc_k]]
+    n_esc = sum(w.size for w in where)
+    if n_esc:
+        parts = np.split(pop_escapes(coder, n_esc), np.cumsum([w.size for w in where])[:-1])
+        sx[where[0]] = parts[0]
+        sy[where[1]] = parts[1]
+        sy[where[2]] = parts[2]
+    return np.stack([sx, sy], axis=1)
+
+
 def _digest(dn: np.ndarray) -> int:
     """16-bit check of the non-zero differences (n, 2), the last symbol of a mode 2 payload."""
     w = np.arange(1, 2 * dn.shape[0] + 1, dtype=np.int64) % 65521
@@ -225,31 +297,14 @@ def _encode_contexts(d2: np.ndarray) -> bytes:
         sel = nz[ctx == k]
         f.append(int(np.clip(np.rint(256 * sel.mean()), 1, 255)) if sel.size else 128)
     dn = d2[nz]
-    x0 = dn[:, 0] == 0
-    groups = (dn[:, 0], dn[~x0, 1], dn[x0, 1])
-    syms = [_symbols(g) for g in groups]
-    fits = [_fit(s) for s in syms]
-    esc = np.concatenate([g[np.abs(g) > K] for g in groups])
     coder = constriction.stream.stack.AnsCoder()
     coder.encode_reverse(np.array([_digest(dn)], dtype=np.int32), _UNIFORM,
                          np.array([1 << 16], dtype=np.int32))
-    if esc.size:
-        b, val, nbits = _escape_parts(esc)
-        hi = nbits > _CHUNK
-        if hi.any():
-            coder.encode_reverse((val[hi] >> _CHUNK).astype(np.int32), _UNIFORM,
-                                 (np.int64(1) << (nbits[hi] - _CHUNK)).astype(np.int32))
-        lo_bits = np.minimum(nbits, _CHUNK)
-        coder.encode_reverse((val & ((np.int64(1) << lo_bits) - 1)).astype(np.int32), _UNIFORM,
-                             (np.int64(1) << lo_bits).astype(np.int32))
-        coder.encode_reverse(b.astype(np.int32), _bucket_model())
-    for sym, fit in zip(syms[::-1], fits[::-1], strict=True):
-        if sym.size:
-            coder.encode_reverse(sym, _model(*fit))
+    fits = push_differences(coder, dn)
     probs = np.array(f, dtype=np.float64)[ctx.ravel()] / 256.0
     coder.encode_reverse(nz.ravel().astype(np.int32), _BERNOULLI, probs)
     words = coder.get_compressed().astype("<u4").tobytes()
-    return bytes([2, *f, *(x for fit in fits for x in fit)]) + words
+    return bytes([2, *f]) + fits + words
 
 
 def _decode_contexts(data: bytes, rows: int, cols: int) -> np.ndarray:
@@ -259,7 +314,6 @@ def _decode_contexts(data: bytes, rows: int, cols: int) -> np.ndarray:
     f = np.array(list(data[1:5]), dtype=np.float64) / 256.0
     if (f == 0).any():
         raise ZVC69FormatError("motion-vector context probability is zero", 1)
-    fits = [(data[5 + 2 * i], data[6 + 2 * i]) for i in range(3)]
     words = np.frombuffer(data[11:], dtype="<u4").astype(np.uint32)
     coder = constriction.stream.stack.AnsCoder(words)
     nz = np.zeros((rows, cols), dtype=bool)
@@ -267,41 +321,12 @@ def _decode_contexts(data: bytes, rows: int, cols: int) -> np.ndarray:
     for r in range(rows):
         nz[r] = coder.decode(_BERNOULLI, f[_row_contexts(above)]) != 0
         above = nz[r]
-    m = int(nz.sum())
-    sx = coder.decode(_model(*fits[0]), m).astype(np.int64) - K
-    x0 = sx == 0
-    sy = np.zeros(m, dtype=np.int64)
-    n1 = int((~x0).sum())
-    if n1:
-        sy[~x0] = coder.decode(_model(*fits[1]), n1).astype(np.int64) - K
-    if m - n1:
-        sy[x0] = coder.decode(_model(*fits[2]), m - n1).astype(np.int64) - K
-    if (sy[x0] == 0).any():
-        raise ZVC69FormatError("motion-vector difference flagged non-zero is zero", 11)
-    esc_k = _ESC - K
-    where = [np.flatnonzero(sx == esc_k), np.flatnonzero(~x0)[sy[~x0] == esc_k],
-             np.flatnonzero(x0)[sy[x0] == esc_k]]
-    n_esc = sum(w.size for w in where)
-    if n_esc:
-        b = coder.decode(_bucket_model(), n_esc).astype(np.int64)
-        nbits = b + 1
-        lo_bits = np.minimum(nbits, _CHUNK)
-        val = coder.decode(_UNIFORM, (np.int64(1) << lo_bits).astype(np.int32)).astype(np.int64)
-        hi = nbits > _CHUNK
-        if hi.any():
-            top = coder.decode(_UNIFORM, (np.int64(1) << (nbits[hi] - _CHUNK)).astype(np.int32))
-            val[hi] |= top.astype(np.int64) << _CHUNK
-        mag = (np.int64(1) << b) + (val >> 1) + K
-        esc = np.where(val & 1, -mag, mag)
-        parts = np.split(esc, np.cumsum([w.size for w in where])[:-1])
-        sx[where[0]] = parts[0]
-        sy[where[1]] = parts[1]
-        sy[where[2]] = parts[2]
+    dn = pop_differences(coder, int(nz.sum()), data[5:11], 11)
     check = coder.decode(_UNIFORM, np.array([1 << 16], dtype=np.int32))[0]
-    if check != _digest(np.stack([sx, sy], axis=1)) or not coder.is_empty():
+    if check != _digest(dn) or not coder.is_empty():
         raise ZVC69FormatError("motion-vector payload (mode 2) fails its check", 11)
     d = np.zeros((rows * cols, 2), dtype=np.int64)
-    d[nz.ravel()] = np.stack([sx, sy], axis=1)
+    d[nz.ravel()] = dn
     return d
 
 
@@ -390,6 +415,19 @@ def decode_mvs(data: bytes, rows: int, cols: int, precision: int = 4,
         flat[is_esc] = esc
         d = flat.reshape(2, n).T
     return _vectors(d, rows, cols, precision, pos)
+
+
+def field_from_differences(d: np.ndarray, precision: int) -> np.ndarray:
+    """The (rows, cols, 2) float32 field in pixels whose median-prediction differences, in
+    1/precision pel, are the integer field d; ZVC69FormatError if a vector is out of range."""
+    rows, cols = d.shape[:2]
+    return _vectors(d.reshape(-1, 2), rows, cols, precision, 0)
+
+
+def differences(mv: np.ndarray, precision: int) -> np.ndarray:
+    """Integer median-prediction differences, in 1/precision pel, of a field in pixels."""
+    q = np.rint(mv.astype(np.float64) * precision).astype(np.int64)
+    return q - median_predictor(q)
 
 
 def _vectors(d: np.ndarray, rows: int, cols: int, precision: int, pos: int) -> np.ndarray:

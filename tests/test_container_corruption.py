@@ -69,7 +69,7 @@ def patch(data: bytes, offset: int, fmt: str, value: int) -> bytes:
     ("offset", "fmt", "value", "error", "message"),
     [
         (0, "<B", ord("X"), ZVC69FormatError, "not a ZVC69 file"),
-        (6, "<B", 10, ZVC69FormatError, "unsupported version 10.0 .this reader knows 1.x, 2.x"),
+        (6, "<B", 11, ZVC69FormatError, "unsupported version 11.0 .this reader knows 1.x, 2.x"),
         (12, "<H", 0, ZVC69FormatError, "width 0"),
         (14, "<H", 16385, ZVC69FormatError, "height 16385"),
         (16, "<H", 0, ZVC69FormatError, "frame-rate numerator 0"),
