@@ -58,7 +58,7 @@ from benchmarks.common import (  # noqa: E402
     write_json,
 )
 from codec.api import StreamDecoder, StreamEncoder, shared_codecs  # noqa: E402
-from codec.container import FRAME_HEADER_SIZE  # noqa: E402
+from codec.container import VERSION, frame_header_size  # noqa: E402
 from codec.encoder import Codecs  # noqa: E402
 from codec.media import IMAGE_EXTENSIONS, read_image  # noqa: E402
 from codec.metrics import psnr_rgb  # noqa: E402
@@ -117,7 +117,7 @@ def zvc69_point(img: np.ndarray, q: int, codecs: Codecs, tmp: Path) -> Point:
         t0 = time.perf_counter()
         out, dst = dec.decode(0)
         dec_ms = (time.perf_counter() - t0) * 1000
-    payload = est.size_bytes - FRAME_HEADER_SIZE  # size_bytes includes the frame header
+    payload = est.size_bytes - frame_header_size(VERSION[0])  # size_bytes includes the frame header
     return {"q": q, "bytes": payload, "file_bytes": path.stat().st_size,
             "bpp": 8 * payload / (w * h), "psnr": min(PSNR_CAP, psnr_rgb(img, out)),
             "mismatch": not np.array_equal(out, recon), "enc_ms": enc_ms, "dec_ms": dec_ms,

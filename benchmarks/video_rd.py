@@ -67,7 +67,7 @@ from benchmarks.common import (  # noqa: E402
     x264_option,
 )
 from codec.api import StreamDecoder, StreamEncoder, shared_codecs  # noqa: E402
-from codec.container import FRAME_HEADER_SIZE  # noqa: E402
+from codec.container import VERSION, frame_header_size  # noqa: E402
 from codec.encoder import Codecs  # noqa: E402
 from codec.media import open_source  # noqa: E402
 from codec.metrics import rgb_to_yuv420  # noqa: E402
@@ -138,7 +138,7 @@ def zvc69_run(frames: list[np.ndarray], ref: list[Planes], fps: Fraction, q: int
     mismatches += abs(len(decoded) - len(frames))
     psnr = mean_psnr(ref, [rgb_to_yuv420(d) for d, _ in decoded])
     bits = {k: sum(s.bits.get(k, 0) for s in est) for k in BIT_PARTS}
-    payload = sum(s.size_bytes - FRAME_HEADER_SIZE for s in est)
+    payload = sum(s.size_bytes - frame_header_size(VERSION[0]) for s in est)
     return {"q": q, "bytes": size, "kbps": size * 8 * float(fps) / len(frames) / 1000, **psnr,
             "stream_kbps": payload * 8 * float(fps) / len(frames) / 1000,
             "enc_s": enc_s, "dec_s": dec_s, "mismatches": mismatches,

@@ -12,6 +12,7 @@ import os
 import struct
 from bisect import bisect_right
 from dataclasses import astuple, dataclass, field, fields, replace
+from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
@@ -29,12 +30,14 @@ MAGIC = b"ZVC69\0"
 # wider prediction weights with an optional region (codec.weights). 8.0: I-frame latents may be
 # coded as differences from a spatial prediction (codec.latent_prediction, bit 4 of the level
 # byte). 9.0: B-frames (frame type 2; codec.bipred), stored in decode order. 10.0: a B-frame's
-# mode map and motion fields in one section (codec.bside).
+# mode map and motion fields in one section (codec.bside); 16-byte frame headers (no dts: decode
+# order is file order) and 8-byte index entries (no frame number: it is the entry's position).
 VERSION = (10, 0)
 READABLE_MAJORS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 FILE_HEADER_SIZE = 64
-FRAME_HEADER_SIZE = 32
+FRAME_HEADER_SIZE = 32  # formats 1-9
 INDEX_ENTRY_SIZE = 16
+COMPACT_FROM = 10  # the major version with 16-byte frame headers and 8-byte index entries
 MAX_DIMENSION = 16384
 MAX_CHANNELS = 4096
 
@@ -49,6 +52,27 @@ COLOUR_SPACES = ("YUV420", "YUV444", "RGB")
 _FILE = struct.Struct("<6sBBIHHHHIBBBB4sQII16s")
 _FRAME = struct.Struct("<BBHIQQhH4s")
 _ENTRY = struct.Struct("<IQI")
+# format 10: type | layer << 2, qp offset, ref flags, payload size, pts low 32 and high 8 bits,
+# header check (`_header_check`), payload CRC
+_FRAME10 = struct.Struct("<BbHIIBBH")
+_ENTRY10 = struct.Struct("<IHH")  # offset low 32, high 16, flags
+
+
+def _header_check(head: bytes) -> int:
+    """Format 10's check byte of a frame header: the low 8 bits of the CRC-16 of its first 13
+    bytes (a scan of a damaged file then takes 1 in 2048 random 16 bytes for a header; the
+    payload CRC after it is checked against the payload)."""
+    return crc16(bytes(head[:13])) & 0xFF
+
+
+def frame_header_size(major: int) -> int:
+    """Bytes of a frame header in a format `major` file."""
+    return FRAME_HEADER_SIZE if major < COMPACT_FROM else _FRAME10.size
+
+
+def index_entry_size(major: int) -> int:
+    """Bytes of an index entry in a format `major` file."""
+    return INDEX_ENTRY_SIZE if major < COMPACT_FROM else _ENTRY10.size
 
 Problem = tuple[str, int]  # message, offset relative to the structure's start
 
@@ -157,18 +181,35 @@ class FrameHeader:
     def label(self) -> str:
         return FRAME_TYPE_LABELS[self.frame_type]
 
-    def pack(self) -> bytes:
-        """The 32 header bytes; ValueError if a field is out of range."""
+    def pack(self, major: int = VERSION[0]) -> bytes:
+        """The header bytes of a format `major` file (32, or 16 from format 10, which has no
+        dts); ValueError if a field is out of range."""
         try:
-            return _FRAME.pack(FrameType(self.frame_type), *astuple(self)[1:], bytes(4))
+            if major < COMPACT_FROM:
+                return _FRAME.pack(FrameType(self.frame_type), *astuple(self)[1:], bytes(4))
+            if not 0 <= self.temporal_layer < 8 or not 0 <= self.pts < 1 << 40:
+                raise struct.error("temporal layer or pts out of range")
+            head = bytearray(_FRAME10.pack(
+                FrameType(self.frame_type) | self.temporal_layer << 2, self.qp_offset,
+                self.ref_flags, self.payload_size, self.pts & 0xFFFFFFFF, self.pts >> 32, 0,
+                self.crc))
+            head[13] = _header_check(head)
+            return bytes(head)
         except struct.error as e:
             raise ValueError(f"invalid frame header: {e}") from None
 
     @staticmethod
-    def problem(data: bytes) -> Problem | None:
-        """Why these 32 bytes are not a well formed frame header, or None."""
-        if len(data) < FRAME_HEADER_SIZE:
-            return f"incomplete frame header ({len(data)} of 32 bytes)", 0
+    def problem(data: bytes, major: int = VERSION[0]) -> Problem | None:
+        """Why these bytes are not a well formed frame header of format `major`, or None."""
+        size = frame_header_size(major)
+        if len(data) < size:
+            return f"incomplete frame header ({len(data)} of {size} bytes)", 0
+        if major >= COMPACT_FROM:
+            if data[0] >> 5:
+                return f"non-zero reserved bits in frame header byte {data[0]:#04x}", 0
+            if data[13] != _header_check(data):
+                return "frame header fails its check byte", 13
+            return None
         if data[0] >= len(FrameType):
             return f"bad frame type {data[0]}", 0
         if any(data[28:32]):
@@ -176,12 +217,17 @@ class FrameHeader:
         return None
 
     @classmethod
-    def unpack(cls, data: bytes, offset: int) -> FrameHeader:
-        """Parse a frame header found at file ``offset`` (used in error messages)."""
-        problem = cls.problem(data)
+    def unpack(cls, data: bytes, offset: int, major: int = VERSION[0]) -> FrameHeader:
+        """Parse a format `major` frame header found at file ``offset`` (used in error
+        messages); format 10 headers have dts 0 (`ContainerReader` fills it in)."""
+        problem = cls.problem(data, major)
         if problem is not None:
-            error = TruncatedError if len(data) < FRAME_HEADER_SIZE else ZVC69FormatError
+            error = TruncatedError if len(data) < frame_header_size(major) else ZVC69FormatError
             raise error(problem[0], offset + problem[1])
+        if major >= COMPACT_FROM:
+            tl, qp, refs, size, lo, hi, _, crc = _FRAME10.unpack_from(data)
+            return cls(frame_type=FrameType(tl & 3), temporal_layer=tl >> 2, ref_flags=refs,
+                       payload_size=size, pts=lo | hi << 32, qp_offset=qp, crc=crc)
         t, *values, _ = _FRAME.unpack_from(data)
         return cls(frame_type=FrameType(t), **dict(zip(_FRAME_FIELDS, values, strict=True)))
 
@@ -205,6 +251,12 @@ class IndexEntry:
     @property
     def reference(self) -> bool:
         return bool(self.flags & IS_REFERENCE)
+
+
+def _pack_entry(e: IndexEntry, major: int) -> bytes:
+    if major < COMPACT_FROM:
+        return _ENTRY.pack(e.frame_number, e.offset, e.flags)
+    return _ENTRY10.pack(e.offset & 0xFFFFFFFF, e.offset >> 32, e.flags)
 
 
 class ContainerWriter:
@@ -232,6 +284,10 @@ class ContainerWriter:
         self._done = False
         self._file: BinaryIO | None = open(self.partial_path, "wb")  # noqa: SIM115
         self._file.write(first)
+
+    @property
+    def frame_header_size(self) -> int:
+        return frame_header_size(self._header.version_major)
 
     @property
     def frames_written(self) -> int:
@@ -267,12 +323,13 @@ class ContainerWriter:
             qp_offset=qp_offset,
             crc=crc16(payload),
         )
-        self._file.write(fh.pack())
+        head = fh.pack(self._header.version_major)
+        self._file.write(head)
         self._file.write(payload)
         n = len(self._index)
         flags = (IS_KEYFRAME if keyframe else 0) | (IS_REFERENCE if reference else 0)
         self._index.append(IndexEntry(n, self._pos, flags))
-        self._pos += FRAME_HEADER_SIZE + size
+        self._pos += len(head) + size
         if frame_type in (FrameType.B, FrameType.B_BI):
             self._flags |= HAS_B_FRAMES
         return n
@@ -292,7 +349,7 @@ class ContainerWriter:
         try:
             f.seek(self._pos)  # drop a frame cut short by an exception inside write_frame
             f.truncate()
-            f.write(b"".join(_ENTRY.pack(e.frame_number, e.offset, e.flags) for e in self._index))
+            f.write(b"".join(_pack_entry(e, self._header.version_major) for e in self._index))
             header = replace(
                 self._header,
                 flags=self._flags | HAS_INDEX,
@@ -395,6 +452,9 @@ class ContainerReader:
         if size == 0:
             raise TruncatedError("empty file, no ZVC69 file header", 0)
         self.header = FileHeader.unpack(self._read_at(0, FILE_HEADER_SIZE))
+        major = self.header.version_major
+        self.frame_header_size = frame_header_size(major)
+        self._entry_size = index_entry_size(major)
         index, index_problem = self._load_index()
         chain = self._scan()
         # every frame's type and pts, when the header chain covers exactly the frames in use
@@ -437,48 +497,56 @@ class ContainerReader:
             if x == 0:
                 return None, ("index missing", None)
             return None, (f"index offset {x} set but HAS_INDEX flag clear", 8)
-        if x < FILE_HEADER_SIZE or x + INDEX_ENTRY_SIZE * n != size:
-            end = x + INDEX_ENTRY_SIZE * n
+        es, fs = self._entry_size, self.frame_header_size
+        if x < FILE_HEADER_SIZE or x + es * n != size:
+            end = x + es * n
             return None, (f"index of {n} entries at {x} would end at {end}, file has {size}", 32)
         if n == 0 and x != FILE_HEADER_SIZE:
             return None, (f"empty index but frame data from 64 to {x}", 32)
-        raw = self._read_at(x, INDEX_ENTRY_SIZE * n)
+        raw = self._read_at(x, es * n)
         entries: list[IndexEntry] = []
         lowest = FILE_HEADER_SIZE
-        for i, (num, off, flags) in enumerate(_ENTRY.iter_unpack(raw)):
-            at = x + INDEX_ENTRY_SIZE * i
+        compact = fs < FRAME_HEADER_SIZE
+        rows = ((i, lo | hi << 32, fl) for i, (lo, hi, fl) in enumerate(_ENTRY10.iter_unpack(raw))
+                ) if compact else _ENTRY.iter_unpack(raw)
+        at_off = 0 if compact else 4  # where an entry's offset field starts
+        for i, (num, off, flags) in enumerate(rows):
+            at = x + es * i
             if num != i:
                 return None, (f"index entry {i} has frame number {num}", at)
             if (i == 0 and off != FILE_HEADER_SIZE) or off < lowest:
-                return None, (f"index entry {i} offset {off} out of order", at + 4)
-            if off + FRAME_HEADER_SIZE > x:
-                return None, (f"index entry {i} offset {off} points past the frames", at + 4)
-            lowest = off + FRAME_HEADER_SIZE
+                return None, (f"index entry {i} offset {off} out of order", at + at_off)
+            if off + fs > x:
+                return None, (f"index entry {i} offset {off} points past the frames",
+                              at + at_off)
+            lowest = off + fs
             entries.append(IndexEntry(num, off, flags))
         return entries, None
 
     def _scan(self) -> _Chain:
         """Follow frame headers from offset 64 (FORMAT.md section 8)."""
         pos, end, stop_at = FILE_HEADER_SIZE, self.file_size, self.header.index_offset
+        major, fs = self.header.version_major, self.frame_header_size
         chain = _Chain([], [], pos, None)
         while pos < end and pos != stop_at:
-            raw = self._read_at(pos, FRAME_HEADER_SIZE)
-            problem = FrameHeader.problem(raw)
+            raw = self._read_at(pos, fs)
+            problem = FrameHeader.problem(raw, major)
             if problem is not None:
                 chain.reason = (
                     problem[0]
-                    if len(raw) < FRAME_HEADER_SIZE
+                    if len(raw) < fs
                     else (f"data that is not a frame header ({problem[0]})")
                 )
                 break
             size = int.from_bytes(raw[4:8], "little")
-            if pos + FRAME_HEADER_SIZE + size > end:
+            if pos + fs + size > end:
                 chain.reason = f"an incomplete frame (payload of {size} bytes)"
                 break
             chain.offsets.append(pos)
-            chain.types.append(FrameType(raw[0]))
-            chain.pts.append(int.from_bytes(raw[8:16], "little"))
-            pos += FRAME_HEADER_SIZE + size
+            chain.types.append(FrameType(raw[0] & 3 if fs < FRAME_HEADER_SIZE else raw[0]))
+            chain.pts.append(int.from_bytes(raw[8:13] if fs < FRAME_HEADER_SIZE else raw[8:16],
+                                            "little"))
+            pos += fs + size
         chain.stop = pos
         return chain
 
@@ -487,7 +555,7 @@ class ContainerReader:
         for i, (entry, off) in enumerate(zip(index, offsets, strict=False)):
             if entry.offset != off:
                 return f"index entry {i} offset {entry.offset} disagrees with frame headers", (
-                    x + INDEX_ENTRY_SIZE * i + 4
+                    x + self._entry_size * i + (4 if self._entry_size == INDEX_ENTRY_SIZE else 0)
                 )
         return f"index lists {len(index)} frames, frame headers {len(offsets)}", 20
 
@@ -518,8 +586,12 @@ class ContainerReader:
     def read_frame_header(self, n: int) -> FrameHeader:
         """Header of frame ``n`` (checked against the index), without reading the payload."""
         entry = self._entry(n)
-        fh = FrameHeader.unpack(self._read_at(entry.offset, FRAME_HEADER_SIZE), entry.offset)
-        end = entry.offset + FRAME_HEADER_SIZE + fh.payload_size
+        major, fs = self.header.version_major, self.frame_header_size
+        fh = FrameHeader.unpack(self._read_at(entry.offset, fs), entry.offset, major)
+        if major >= COMPACT_FROM:  # not stored: decode order is file order
+            fh = replace(fh, dts=round(Fraction(n * 90000 * self.header.fps_den,
+                                                self.header.fps_num)))
+        end = entry.offset + fs + fh.payload_size
         if end != self._ends[n]:
             raise ZVC69FormatError(
                 f"frame {n}: payload size {fh.payload_size} ends at {end}, "
@@ -531,7 +603,7 @@ class ContainerReader:
     def read_frame(self, n: int) -> tuple[FrameHeader, bytes]:
         """Header and payload of frame ``n``; CRCMismatchError if the payload is damaged."""
         fh = self.read_frame_header(n)
-        at = self.index[n].offset + FRAME_HEADER_SIZE
+        at = self.index[n].offset + self.frame_header_size
         payload = self._read_at(at, fh.payload_size)
         if len(payload) != fh.payload_size:
             raise TruncatedError(f"frame {n}: payload cut short", at + len(payload))

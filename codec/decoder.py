@@ -193,7 +193,8 @@ class StreamDecoder:
         return FrameStats(index=n, frame_type=fh.frame_type.label, width=self.width,
                           height=self.height, pts=fh.pts, quality=self.header.quality,
                           keyframe=fh.frame_type == FrameType.I, block_size=BLOCK,
-                          size_bytes=fh.payload_size + 32, decode_index=j,
+                          size_bytes=fh.payload_size + self.reader.frame_header_size,
+                          decode_index=j,
                           reference=self.reader.index[j].reference)
 
     def _side_info(self, n: int, fh: FrameHeader, payload: bytes, prof: Profiler

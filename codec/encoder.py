@@ -124,6 +124,7 @@ B_BLOCKS = (16, 32)  # motion block sizes a B-frame tries (keeping the cheaper)
 # only: carphone 17 frames -16.7 % against the choice's -19.0, bigbuckbunny 9 frames -9.4
 # against -8.9 %, encode time -38 % and -27 %)
 B_BLOCKS_FAST = (32,)
+MODE_ROUNDS = 2
 
 
 def luma_psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -368,7 +369,7 @@ class StreamEncoder:
             qp_offset=st.quality - self.quality)))
         st.pts = pts
         st.decode_index = self._coded
-        st.size_bytes = len(payload) + 32
+        st.size_bytes = len(payload) + self.writer.frame_header_size
         st.psnr = psnr_rgb(frame, recon)
         st.psnr_y = luma_psnr(frame, recon)
         st.timings = prof.take()
@@ -507,17 +508,23 @@ class StreamEncoder:
         if not temporal:
             t_f, t_b = np.zeros_like(t_f), np.zeros_like(t_b)
         with prof.stage("warp"):
-            # vectors a block does not use, set to their prediction, cost (almost) nothing
-            mv_f = t_f + fill_unused(mv_f - t_f, modes == BACKWARD)
-            mv_b = t_b + fill_unused(mv_b - t_b, modes == FORWARD)
-            pred_f, pred_b = warp(before, mv_f, block), warp(after, mv_b, block)
-            chosen = choose_modes(frame, pred_f, pred_b, block)
-            d_f, d_b = differences(mv_f - t_f, subpel), differences(mv_b - t_b, subpel)
-            if self.layout >= 10:  # format 10 codes no vector a block leaves unused: a block
-                # keeps its first mode rather than leave a vector with a difference unused
-                keep = (chosen == BACKWARD) & d_f.any(-1) | (chosen == FORWARD) & d_b.any(-1)
-                chosen[keep] = modes[keep]
-            modes = chosen
+            for round_ in range(1, MODE_ROUNDS + 1):
+                # vectors a block does not use, set to their prediction, cost (almost) nothing
+                mv_f = t_f + fill_unused(mv_f - t_f, modes == BACKWARD)
+                mv_b = t_b + fill_unused(mv_b - t_b, modes == FORWARD)
+                pred_f, pred_b = warp(before, mv_f, block), warp(after, mv_b, block)
+                chosen = choose_modes(frame, pred_f, pred_b, block)
+                d_f, d_b = differences(mv_f - t_f, subpel), differences(mv_b - t_b, subpel)
+                # format 10 codes no vector a block leaves unused: where the new choice
+                # would leave one that has a difference, fill again (or, in the last round,
+                # keep the mode the vectors were filled for)
+                loose = ((chosen == BACKWARD) & d_f.any(-1) | (chosen == FORWARD) & d_b.any(-1)
+                         if self.layout >= 10 else np.zeros(modes.shape, bool))
+                if not loose.any() or round_ == MODE_ROUNDS:
+                    chosen[loose] = modes[loose]
+                    modes = chosen
+                    break
+                modes = chosen
             pred = blend(pred_f, pred_b, modes, block)
         with prof.stage("motion_coding"):
             if self.layout >= 10:

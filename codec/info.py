@@ -7,7 +7,6 @@ from typing import Any
 
 from codec.container import (
     COLOUR_SPACES,
-    FRAME_HEADER_SIZE,
     FRAME_TYPE_LABELS,
     HAS_B_FRAMES,
     HAS_INDEX,
@@ -43,7 +42,7 @@ def describe(path: str | os.PathLike[str], verify: bool = False) -> dict[str, An
             else:
                 row.update(
                     type=fh.label,
-                    size=FRAME_HEADER_SIZE + fh.payload_size,
+                    size=r.frame_header_size + fh.payload_size,
                     pts=fh.pts,
                     dts=fh.dts,
                     temporal_layer=fh.temporal_layer,

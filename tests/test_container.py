@@ -6,6 +6,8 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -118,9 +120,16 @@ def test_file_header_round_trip(h: FileHeader) -> None:
 @settings(max_examples=60, deadline=None)
 @given(frame_headers)
 def test_frame_header_round_trip(h: FrameHeader) -> None:
-    data = h.pack()
+    data = h.pack(9)
     assert len(data) == 32
-    assert FrameHeader.unpack(data, 0) == h
+    assert FrameHeader.unpack(data, 0, 9) == h
+    compact = replace(h, temporal_layer=h.temporal_layer % 8, pts=h.pts >> 24, dts=0,
+                      qp_offset=h.qp_offset // 512)
+    data = compact.pack(10)
+    assert len(data) == 16
+    assert FrameHeader.unpack(data, 0, 10) == compact
+    with pytest.raises(ValueError, match="invalid frame header"):
+        replace(compact, temporal_layer=8).pack(10)
 
 
 def test_header_field_offsets() -> None:
@@ -149,7 +158,13 @@ def test_header_field_offsets() -> None:
         + le(5, 8, "little") + le(0x0102030405060708, 8, "little") + b"\xfe\xff"
         + le(0xBEEF, 2, "little") + bytes(4)
     )  # fmt: skip
-    assert fh.pack() == expected_frame
+    assert fh.pack(9) == expected_frame
+    compact = (  # format 10: type | layer << 2, qp, refs, size, pts (40 bits), check, CRC
+        bytes([2 | 3 << 2, 0xFE]) + le(0x0102, 2, "little") + le(0x01020304, 4, "little")
+        + le(5, 5, "little")
+    )  # fmt: skip
+    compact += bytes([crc16(compact) & 0xFF]) + le(0xBEEF, 2, "little")
+    assert fh.pack(10) == compact
 
 
 def test_format_md_example_matches_writer(tmp_path: Path) -> None:
@@ -160,7 +175,7 @@ def test_format_md_example_matches_writer(tmp_path: Path) -> None:
     for m in re.finditer(r"^([0-9a-f]{4})  (.*)$", dump, re.MULTILINE):
         assert int(m.group(1), 16) == len(expected)
         expected += bytes.fromhex(re.split(r" {3,}", m.group(2))[0])
-    assert len(expected) == 0x63 + 16
+    assert len(expected) == 0x53 + 8
     header = FileHeader(width=320, height=240, fps_num=25, fps_den=1, quality=4)
     path = tmp_path / "example.zvc69"
     with ContainerWriter(path, header) as w:
@@ -172,13 +187,13 @@ frame_specs = st.lists(
     st.tuples(
         st.sampled_from(FrameType),
         st.binary(max_size=48),
-        u(64),
+        u(40),  # format 10 pts
         u(64),
         st.booleans(),
         st.booleans(),
-        u(8),
+        st.integers(0, 7),  # format 10 temporal layers
         u(16),
-        st.integers(-(2**15), 2**15 - 1),
+        st.integers(-128, 127),
     ),
     max_size=10,
 )
@@ -198,7 +213,7 @@ def test_writer_reader_round_trip(tmp_path: Path, header: FileHeader, specs: lis
         assert r.damage is None and not r.index_rebuilt
         assert len(r) == len(specs)
         h = r.header
-        assert h.total_frames == len(specs) and h.index_offset == size - 16 * len(specs)
+        assert h.total_frames == len(specs) and h.index_offset == size - 8 * len(specs)
         assert h.flags & HAS_INDEX
         assert bool(h.flags & HAS_B_FRAMES) == any(s[0] >= 2 for s in specs) or bool(
             header.flags & HAS_B_FRAMES
@@ -208,12 +223,13 @@ def test_writer_reader_round_trip(tmp_path: Path, header: FileHeader, specs: lis
             header.model_hash,
         )  # fmt: skip
         keyframes = []
-        for n, (t, payload, pts, dts, key, ref, layer, flags, qp) in enumerate(specs):
+        for n, (t, payload, pts, _dts, key, ref, layer, flags, qp) in enumerate(specs):
             fh, data = r.read_frame(n)
             assert data == payload
-            assert (fh.frame_type, fh.pts, fh.dts, fh.temporal_layer, fh.ref_flags) == (
-                t, pts, dts, layer, flags,
+            assert (fh.frame_type, fh.pts, fh.temporal_layer, fh.ref_flags) == (
+                t, pts, layer, flags,
             )  # fmt: skip
+            assert fh.dts == round(Fraction(n * 90000 * h.fps_den, h.fps_num))  # not stored
             assert fh.qp_offset == qp and fh.payload_size == len(payload)
             assert r.read_frame_header(n) == fh
             entry = r.index[n]
@@ -353,7 +369,7 @@ def test_partial_file_is_recovered_while_writing(tmp_path: Path) -> None:
     cut = tmp_path / "cut.zvc69.partial"
     data = partial.read_bytes()
     frame = FrameHeader(frame_type=FrameType.P, payload_size=1000, crc=0).pack()
-    cut.write_bytes(data + frame + bytes(481))
+    cut.write_bytes(data + frame + bytes(497))
     with ContainerReader(cut) as r:
         assert len(r) == 6
         assert r.damage == (
@@ -391,7 +407,7 @@ def test_killed_writer_leaves_recoverable_partial(tmp_path: Path) -> None:
 def test_read_frame_header_skips_payload_crc(tmp_path: Path) -> None:
     path = write(tmp_path / "x.zvc69", [(0, b"a" * 50), (1, b"b" * 50), (1, b"c" * 50)])
     data = bytearray(path.read_bytes())
-    payload_at = 64 + 82 + 32
+    payload_at = 64 + 66 + 16
     data[payload_at + 10] ^= 0x40
     path.write_bytes(data)
     with ContainerReader(path, strict=True) as r:

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import struct
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from codec.container import ContainerReader, ContainerWriter, FileHeader, FrameHeader, FrameType
+import codec.container
+from codec.container import (
+    ContainerReader,
+    ContainerWriter,
+    FileHeader,
+    FrameHeader,
+    FrameType,
+    frame_header_size,
+    index_entry_size,
+)
 from codec.errors import CRCMismatchError, TruncatedError, ZVC69FormatError
 from codec.info import describe
 
@@ -20,22 +30,30 @@ TYPES = [FrameType.I, FrameType.P, FrameType.B, FrameType.B_BI, FrameType.I, Fra
 PAYLOADS = [bytes([0x11 * (n + 1)]) * (3 * n + 1) for n in range(len(TYPES))]
 
 
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """A small valid file: 6 frames of every type, 1..16-byte payloads, with an index."""
+@pytest.fixture(scope="module", params=[9, 10], ids=["format9", "format10"])
+def clip(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A small valid file: 6 frames of every type, 1..16-byte payloads, with an index; in
+    format 9's layout (32-byte frame headers, 16-byte index entries) and format 10's (16, 8)."""
     path = tmp_path_factory.mktemp("clip") / "clip.zvc69"
-    with ContainerWriter(path, FileHeader(width=64, height=48, gop_size=4)) as w:
-        for n, (t, p) in enumerate(zip(TYPES, PAYLOADS, strict=True)):
-            w.write_frame(t, p, 100 * n, 100 * n, keyframe=t == FrameType.I)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(codec.container, "VERSION", (request.param, 0))
+        with ContainerWriter(path, FileHeader(width=64, height=48, gop_size=4)) as w:
+            for n, (t, p) in enumerate(zip(TYPES, PAYLOADS, strict=True)):
+                w.write_frame(t, p, 100 * n, 100 * n, keyframe=t == FrameType.I)
     return path.read_bytes()
 
 
-def spans() -> list[tuple[int, int]]:
+def head(clip: bytes) -> int:
+    """Frame header size of the clip's format (its major version is byte 6)."""
+    return frame_header_size(clip[6])
+
+
+def spans(clip: bytes) -> list[tuple[int, int]]:
     """(start, end) of each frame in ``clip``: header plus payload."""
     out, pos = [], 64
     for p in PAYLOADS:
-        out.append((pos, pos + 32 + len(p)))
-        pos += 32 + len(p)
+        out.append((pos, pos + head(clip) + len(p)))
+        pos += head(clip) + len(p)
     return out
 
 
@@ -100,7 +118,7 @@ def test_empty_and_short_files(tmp_path: Path, clip: bytes) -> None:
 
 def test_truncation_at_every_position(tmp_path: Path, clip: bytes) -> None:
     """Every complete frame before the cut is read back exactly; nothing else is listed."""
-    index_at = spans()[-1][1]
+    index_at = spans(clip)[-1][1]
     path = put(tmp_path, clip)
     with open(path, "r+b", buffering=0) as f:
         for cut in range(len(clip), -1, -1):
@@ -110,7 +128,7 @@ def test_truncation_at_every_position(tmp_path: Path, clip: bytes) -> None:
                     ContainerReader(path)
                 continue
             frames = read_all(path)
-            complete = sum(end <= min(cut, index_at) for _, end in spans())
+            complete = sum(end <= min(cut, index_at) for _, end in spans(clip))
             assert frames == dict(enumerate(PAYLOADS[:complete])), cut
             with ContainerReader(path) as r:
                 assert (r.damage is None) == (cut == len(clip))
@@ -119,7 +137,7 @@ def test_truncation_at_every_position(tmp_path: Path, clip: bytes) -> None:
 
 def test_every_single_bit_flip(tmp_path: Path, clip: bytes) -> None:
     """A flipped bit costs at most the frame that holds it (or the file, in the file header)."""
-    frame_of = {b: n for n, (s, e) in enumerate(spans()) for b in range(s, e)}
+    frame_of = {b: n for n, (s, e) in enumerate(spans(clip)) for b in range(s, e)}
     path = put(tmp_path, clip)
     with open(path, "r+b", buffering=0) as f:  # patch in place: truncating files is slow
         for bit in range(8 * len(clip)):
@@ -133,20 +151,23 @@ def test_every_single_bit_flip(tmp_path: Path, clip: bytes) -> None:
             finally:
                 f.seek(bit // 8)
                 f.write(clip[bit // 8 : bit // 8 + 1])
+            if bit // 8 == 6:  # the major version: another format's layout may read no frames
+                continue
             hit = frame_of.get(bit // 8)
             for n, payload in enumerate(PAYLOADS):
                 if n != hit:
                     assert frames[n] == payload, f"bit {bit}, frame {n}"
-            if hit is not None and bit // 8 >= spans()[hit][0] + 32:  # inside a payload
+            if hit is not None and bit // 8 >= spans(clip)[hit][0] + head(clip):  # payload
                 assert isinstance(frames[hit], CRCMismatchError), bit
 
 
 def test_damaged_frame_header_costs_one_frame(tmp_path: Path, clip: bytes) -> None:
-    start = spans()[2][0]
-    path = put(tmp_path, patch(clip, start, "<B", 9))
+    start = spans(clip)[2][0]
+    bad, message = (9, "bad frame type 9") if clip[6] < 10 else (0xE2, "reserved bits")
+    path = put(tmp_path, patch(clip, start, "<B", bad))
     frames = read_all(path)
     assert isinstance(frames[2], ZVC69FormatError) and frames[2].offset == start
-    assert "bad frame type 9" in str(frames[2])
+    assert message in str(frames[2])
     assert {n: p for n, p in frames.items() if n != 2} == {
         n: p for n, p in enumerate(PAYLOADS) if n != 2
     }
@@ -158,7 +179,15 @@ def test_damaged_frame_header_costs_one_frame(tmp_path: Path, clip: bytes) -> No
 
 
 def _index_at(clip: bytes, n: int) -> int:
-    return len(clip) - 16 * (len(PAYLOADS) - n)
+    return len(clip) - index_entry_size(clip[6]) * (len(PAYLOADS) - n)
+
+
+def _patch_offset(data: bytes, clip: bytes, n: int, offset: int) -> bytes:
+    """Index entry n's frame offset set to `offset` (format 9: u64 at +4; 10: u48 at +0)."""
+    at = _index_at(clip, n)
+    if clip[6] < 10:
+        return patch(data, at + 4, "<Q", offset)
+    return patch(patch(data, at, "<I", offset & 0xFFFFFFFF), at + 4, "<H", offset >> 32)
 
 
 @pytest.mark.parametrize(
@@ -176,15 +205,17 @@ def _index_at(clip: bytes, n: int) -> int:
 )
 def test_damaged_index_is_rebuilt(tmp_path: Path, clip: bytes, what: str, message: str) -> None:
     data = clip
+    if what == "number" and clip[6] >= 10:
+        pytest.skip("format 10 index entries have no frame number")
     if what == "swap":
-        a, b = _index_at(clip, 1), _index_at(clip, 2)
-        data = patch(patch(data, a + 4, "<Q", spans()[2][0]), b + 4, "<Q", spans()[1][0])
+        data = _patch_offset(_patch_offset(data, clip, 1, spans(clip)[2][0]), clip, 2,
+                             spans(clip)[1][0])
     elif what == "outside":
-        data = patch(data, _index_at(clip, 3) + 4, "<Q", 2**40)
+        data = _patch_offset(data, clip, 3, 2**40)
     elif what == "number":
         data = patch(data, _index_at(clip, 1), "<I", 7)
     elif what == "shifted":
-        data = patch(data, _index_at(clip, 4) + 4, "<Q", spans()[4][0] + 1)
+        data = _patch_offset(data, clip, 4, spans(clip)[4][0] + 1)
     elif what == "index_offset":
         data = patch(data, 32, "<Q", 10**12)
     elif what == "total_frames":
@@ -205,13 +236,14 @@ def test_damaged_index_is_rebuilt(tmp_path: Path, clip: bytes, what: str, messag
 
 
 def test_crc_mismatch_names_frame_and_offset(tmp_path: Path, clip: bytes) -> None:
-    start = spans()[3][0]
-    path = put(tmp_path, patch(clip, start + 26, "<H", 0))  # stored CRC field
+    start = spans(clip)[3][0]
+    crc_at = 26 if clip[6] < 10 else 14  # stored CRC field
+    path = put(tmp_path, patch(clip, start + crc_at, "<H", 0))
     with ContainerReader(path) as r:
         assert r.damage is None
         with pytest.raises(CRCMismatchError, match="frame 3: payload CRC-16") as e:
             r.read_frame(3)
-        assert e.value.offset == start + 32
+        assert e.value.offset == start + head(clip)
 
 
 @settings(max_examples=150, deadline=None)
@@ -254,12 +286,14 @@ def test_mutated_files_raise_only_format_errors(
 
 def test_frame_header_claiming_huge_payload(tmp_path: Path, clip: bytes) -> None:
     """A 4 GiB payload size in the last frame is refused without reading or allocating it."""
-    start = spans()[5][0]
-    data = patch(clip, start + 4, "<I", 2**32 - 1)
+    start, fs, major = spans(clip)[5][0], head(clip), clip[6]
+    fh = FrameHeader.unpack(clip[start : start + fs], start, major)
+    data = clip[:start] + replace(fh, payload_size=2**32 - 1).pack(major) + clip[start + fs :]
     frames = read_all(put(tmp_path, data))
     assert isinstance(frames[5], ZVC69FormatError) and frames[5].offset == start + 4
     assert [frames[n] for n in range(5)] == PAYLOADS[:5]
-    partial = data[: spans()[5][1]]  # no index: the scan must stop at the bad size
+    partial = data[: spans(clip)[5][1]]  # no index: the scan must stop at the bad size
     with ContainerReader(put(tmp_path, partial)) as r:
         assert len(r) == 5 and r.damage is not None and "incomplete frame" in r.damage
-        assert FrameHeader.unpack(data[start : start + 32], start).payload_size == 2**32 - 1
+        fh = FrameHeader.unpack(data[start : start + head(clip)], start, clip[6])
+        assert fh.payload_size == 2**32 - 1
