@@ -6,7 +6,7 @@ encoder's reconstruction (mismatches are counted; any makes the run fail). In th
 JPEG (Pillow/libjpeg, 4:2:0, optimised Huffman tables) and WebP (Pillow/libwebp, method 6)
 sweep their quality settings on the same pixels.
 
-* bpp: ZVC69 counts the frame payload only (FrameStats.size_bytes - 32-byte frame header; the
+* bpp: ZVC69 counts the frame payload only (FrameStats.size_bytes less the frame header; the
   file header and index are not counted); JPEG and WebP count the whole file.
 * PSNR: RGB on uint8 (codec.metrics.psnr_rgb; capped at 100 dB), against the (downscaled)
   source.

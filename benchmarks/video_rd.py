@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         f"psy={x264_option(x264_opts, 'psy')}. BD: codec.metrics.bd_rate/bd_psnr, x264 curve "
         "cut to ZVC69's range plus one point either side; n/a = no overlap. PSNR per frame "
         "and plane, capped at 100 dB, mean over frames. Rates: ZVC69 = .zvc69 file (with its "
-        "32-byte frame headers, 16-byte index entries and file header), x264 = packet bytes "
+        "16-byte frame headers, 8-byte index entries and file header), x264 = packet bytes "
         "(Annex B, with SPS/PPS and x264's option SEI). 'streams': the elementary streams "
         "alone, ZVC69 frame payloads against x264 packets less SEI NAL units.")
     rep()

@@ -55,6 +55,7 @@ def describe(path: str | os.PathLike[str], verify: bool = False) -> dict[str, An
             "path": str(path),
             "file_size": r.file_size,
             "version": f"{h.version_major}.{h.version_minor}",
+            "frame_header_bytes": r.frame_header_size,
             "flags": [name for bit, name in _FLAG_NAMES.items() if h.flags & bit],
             "width": h.width,
             "height": h.height,
@@ -121,7 +122,7 @@ def format_info(d: dict[str, Any], frames: int = 0) -> str:
         f"hyperprior {d['hyperprior_channels']} ch",
         f"frames        {d['frames']} ({types}), header says {d['header_total_frames']}",
         f"duration      {d['duration_s']:.3f} s, {rate}",
-        f"frame size    {sizes} (32-byte frame header included)",
+        f"frame size    {sizes} ({d['frame_header_bytes']}-byte frame header included)",
         f"keyframes     {_short(d['keyframes']) or '-'}",
         f"GOP lengths   {_short(d['gop_lengths']) or '-'}",
         "index         "

@@ -50,7 +50,7 @@ def test_describe_values(clip: Path) -> None:
     assert d["damage"] is None and not d["index_rebuilt"] and d["errors"] == []
     json.dumps(d)  # serialisable
     text = format_info(d, frames=4)
-    assert "320x240 YUV420 8-bit, 25/1 fps" in text
+    assert "320x240 YUV420 8-bit, 25/1 fps" in text and "(16-byte frame header included)" in text
     assert "9 (I 3, P 6, B 0, b 0)" in text and "GOP lengths   3, 2, 4" in text
     assert "... 5 more frames" in text and "damage" not in text
 
