@@ -38,6 +38,7 @@ FILE_HEADER_SIZE = 64
 FRAME_HEADER_SIZE = 32  # formats 1-9
 INDEX_ENTRY_SIZE = 16
 COMPACT_FROM = 10  # the major version with 16-byte frame headers and 8-byte index entries
+MAX_PTS = 1 << 40  # format 10 stores 40-bit pts (90 kHz: about 141 days)
 MAX_DIMENSION = 16384
 MAX_CHANNELS = 4096
 
@@ -187,7 +188,7 @@ class FrameHeader:
         try:
             if major < COMPACT_FROM:
                 return _FRAME.pack(FrameType(self.frame_type), *astuple(self)[1:], bytes(4))
-            if not 0 <= self.temporal_layer < 8 or not 0 <= self.pts < 1 << 40:
+            if not 0 <= self.temporal_layer < 8 or not 0 <= self.pts < MAX_PTS:
                 raise struct.error("temporal layer or pts out of range")
             head = bytearray(_FRAME10.pack(
                 FrameType(self.frame_type) | self.temporal_layer << 2, self.qp_offset,

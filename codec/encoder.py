@@ -363,6 +363,9 @@ class StreamEncoder:
                 ref_flags |= 1 << (len(self._ref_order) - 1 - self._ref_order.index(d))
         tick = 90000 / self.fps
         pts, dts = round(st.index * tick), round(self._coded * tick)
+        if pts >= container.MAX_PTS:
+            raise ZVC69Error(f"frame {st.index} lies past the container's time limit "
+                             f"({container.MAX_PTS / 90000 / 86400:.0f} days)")
         self._unwritten.append((st, dict(
             frame_type=ftype, payload=payload, pts=pts, dts=dts, keyframe=key,
             reference=st.reference, temporal_layer=layer, ref_flags=ref_flags,

@@ -107,3 +107,11 @@ def test_format_9_b_streams_still_decode(tmp_path, monkeypatch):
     b9 = sum(s.bits["motion"] for s in stats if s.frame_type == "B")
     b10 = sum(s.bits["motion"] for s in stats10 if s.frame_type == "B")
     assert b10 < b9
+
+
+def test_time_limit_of_the_compact_header_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(codec.container, "MAX_PTS", 2 * 3600)  # 25 fps: frames 0 and 1 fit
+    from codec.errors import ZVC69Error
+
+    with pytest.raises(ZVC69Error, match="frame 2 lies past the container's time limit"):
+        encode(tmp_path / "long.zvc69", objects_clip(3, 48, 64), quality=3, gop=8, bframes=0)
