@@ -82,6 +82,9 @@ class InterPayload:
                       | SPATIAL * self.spatial | _PREC_CODE[self.precision] << 1
                       | (self.mv_block == 8)])
         if self.refs is not None:  # (format 10: one side section, in mv_bytes)
+            if self.layout >= 10 and (self.mv_back_bytes or self.mode_bytes):
+                raise ValueError("a format 10 B-frame carries its backward field and mode map "
+                                 "in its side section (mv_bytes), not in sections of their own")
             extra = (len(self.mv_back_bytes), len(self.mode_bytes)) if self.layout < 10 else ()
             head += b"".join(pack_uvarint(x) for x in (*self.refs, *extra))
         lengths = [self.mv_bytes, self.skip_bytes, self.z_bytes]

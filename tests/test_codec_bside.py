@@ -3,6 +3,8 @@ entropy-coded section, without the vectors a block's mode does not use."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -87,6 +89,8 @@ def test_format_10_payload_carries_one_side_section():
         side, (1, 3), 32, True, b"detail")
     assert len(p.pack()) == len(InterPayload.unpack(p.pack(), 10, True).pack())
     assert p.bits()["motion"] == 8 * len(side)
+    with pytest.raises(ValueError, match="side section"):
+        replace(p, mode_bytes=b"modes").pack()
 
 
 def test_format_9_b_streams_still_decode(tmp_path, monkeypatch):
