@@ -35,8 +35,14 @@ import numpy as np
 
 from .bipred import BACKWARD, BOTH, FORWARD
 from .errors import ZVC69FormatError
-from .mvcoding import _BERNOULLI, _row_contexts, pop_differences, push_differences
-from .skip import _contexts, _order
+from .mvcoding import (
+    _BERNOULLI,
+    _row_contexts,
+    nonzero_contexts,
+    pop_differences,
+    push_differences,
+)
+from .skip import _contexts, _order, decode_mask
 
 CODED_MODES, CODED_F, CODED_B = 1, 2, 4
 # Probabilities a 4-bit code names (n / 256), denser near 0 and 1 where maps sit
@@ -64,12 +70,6 @@ def _nibbles(codes: list[int]) -> bytes:
 def _unnibble(data: bytes, n: int) -> np.ndarray:
     raw = np.frombuffer(data, dtype=np.uint8)
     return np.stack([raw & 15, raw >> 4], axis=1).ravel()[:n]
-
-
-def _nz_contexts(nz: np.ndarray) -> np.ndarray:
-    ctx = np.zeros(nz.shape, dtype=np.int32)
-    ctx[1:] = _row_contexts(nz[:-1])
-    return ctx
 
 
 def encode_bside(d_f: np.ndarray, d_b: np.ndarray, modes: np.ndarray) -> bytes:
@@ -103,7 +103,7 @@ def encode_bside(d_f: np.ndarray, d_b: np.ndarray, modes: np.ndarray) -> bytes:
         if not nz.any():
             continue
         head[0] |= flag
-        ctx = _nz_contexts(nz)[use]
+        ctx = nonzero_contexts(nz)[use]
         c = _codes(nz[use], ctx, 4)
         head += _nibbles(c)
         pushes.append((nz[use], PROBS[c][ctx]))
@@ -114,26 +114,6 @@ def encode_bside(d_f: np.ndarray, d_b: np.ndarray, modes: np.ndarray) -> bytes:
     for sym, probs in pushes[::-1]:
         coder.encode_reverse(sym.astype(np.int32), _BERNOULLI, probs)
     return bytes(head) + coder.get_compressed().astype("<u4").tobytes()
-
-
-def _decode_mask(coder: constriction.stream.stack.AnsCoder, probs: np.ndarray, rows: int,
-                 cols: int, where: np.ndarray | None) -> np.ndarray:
-    """A (rows, cols) mask coded in wavefront order with left + top contexts; with `where`,
-    only at those blocks (False elsewhere)."""
-    order, bounds = _order(rows, cols)
-    out = np.zeros((rows + 1, cols + 1), dtype=np.int32)  # zero border: (r, c) at (r+1, c+1)
-    flat = out.ravel()
-    r, c = np.divmod(order, cols)
-    at = (r + 1) * (cols + 1) + c + 1
-    for s, e in zip(bounds[:-1], bounds[1:], strict=True):
-        pos = at[s:e]
-        if where is not None:
-            pos = pos[where.ravel()[order[s:e]]]
-            if not pos.size:
-                continue
-        ctx = flat[pos - 1] + flat[pos - cols - 1]
-        flat[pos] = coder.decode(_BERNOULLI, probs[ctx])
-    return out[1:, 1:].astype(bool)
 
 
 def decode_bside(data: bytes, rows: int, cols: int
@@ -162,8 +142,8 @@ def _decode(data: bytes, rows: int, cols: int, flags: int, p: int
     if flags & CODED_MODES:
         codes = _unnibble(data[q : q + 3], 6)
         q += 3
-        single = _decode_mask(coder, PROBS[codes[:3]], rows, cols, None)
-        back = _decode_mask(coder, PROBS[codes[3:]], rows, cols, single)
+        single = decode_mask(coder, PROBS[codes[:3]], rows, cols)
+        back = decode_mask(coder, PROBS[codes[3:]], rows, cols, single)
         modes[single] = FORWARD
         modes[back] = BACKWARD
     uses = (modes != BACKWARD, modes != FORWARD)

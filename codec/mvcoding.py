@@ -192,6 +192,14 @@ def _row_contexts(above: np.ndarray) -> np.ndarray:
     return p[..., :-2] + p[..., 1:-1] + p[..., 2:]
 
 
+def nonzero_contexts(nz: np.ndarray) -> np.ndarray:
+    """Mode 2 context (0..3) of every block's non-zero flag in a (rows, cols) map: how many
+    of its top-left, top and top-right neighbours are set."""
+    ctx = np.zeros(nz.shape, dtype=np.int32)
+    ctx[1:] = _row_contexts(nz[:-1])
+    return ctx
+
+
 @lru_cache(maxsize=1)
 def _bucket_model() -> constriction.stream.model.Categorical:
     return constriction.stream.model.Categorical(_BUCKET_W, perfect=False)
@@ -290,8 +298,7 @@ def _digest(dn: np.ndarray) -> int:
 def _encode_contexts(d2: np.ndarray) -> bytes:
     """Mode 2 of a (rows, cols, 2) difference field with at least one non-zero difference."""
     nz = (d2 != 0).any(-1)
-    ctx = np.zeros(nz.shape, dtype=np.int32)
-    ctx[1:] = _row_contexts(nz[:-1])
+    ctx = nonzero_contexts(nz)
     f = []
     for k in range(4):
         sel = nz[ctx == k]

@@ -64,6 +64,28 @@ def encode_skip(mask: np.ndarray) -> bytes:
     return b"\x02" + prob.tobytes() + coder.get_compressed().astype("<u4").tobytes()
 
 
+def decode_mask(coder: constriction.stream.stack.AnsCoder, p_ctx: np.ndarray, rows: int,
+                cols: int, where: np.ndarray | None = None) -> np.ndarray:
+    """Pop a (rows, cols) bool mask coded in wavefront order with P(set | context) = p_ctx
+    (context: set left and top neighbours); with `where`, only those blocks were coded (the
+    others are False)."""
+    order, bounds = _order(rows, cols)
+    # Decoded bits in a frame with a zero border: block (r, c) lives at (r + 1, c + 1).
+    out = np.zeros((rows + 1, cols + 1), dtype=np.int32)
+    flat = out.ravel()
+    r, c = np.divmod(order, cols)
+    at = (r + 1) * (cols + 1) + c + 1
+    for s, e in zip(bounds[:-1], bounds[1:], strict=True):
+        pos = at[s:e]
+        if where is not None:
+            pos = pos[where.ravel()[order[s:e]]]
+            if not pos.size:
+                continue
+        ctx = flat[pos - 1] + flat[pos - cols - 1]
+        flat[pos] = coder.decode(_BERNOULLI, p_ctx[ctx])
+    return out[1:, 1:].astype(bool)
+
+
 def decode_skip(data: bytes, rows: int, cols: int) -> np.ndarray:
     """Inverse of `encode_skip`: (rows, cols) bool; ZVC69FormatError if the data is corrupt."""
     if rows < 1 or cols < 1:
@@ -86,20 +108,11 @@ def decode_skip(data: bytes, rows: int, cols: int) -> np.ndarray:
         raise ZVC69FormatError("skip-mask ANS payload is empty or not whole 32-bit words", 4)
     p_ctx = prob.astype(np.float64) / 256
     words = np.frombuffer(data[4:], dtype="<u4").astype(np.uint32)
-    order, bounds = _order(rows, cols)
-    # Decoded bits in a frame with a zero border: block (r, c) lives at (r + 1, c + 1).
-    out = np.zeros((rows + 1, cols + 1), dtype=np.int32)
-    flat = out.ravel()
-    r, c = np.divmod(order, cols)
-    at = (r + 1) * (cols + 1) + c + 1
     try:
         coder = constriction.stream.stack.AnsCoder(words)
-        for s, e in zip(bounds[:-1], bounds[1:], strict=True):
-            pos = at[s:e]
-            ctx = flat[pos - 1] + flat[pos - cols - 1]
-            flat[pos] = coder.decode(_BERNOULLI, p_ctx[ctx])
+        mask = decode_mask(coder, p_ctx, rows, cols)
     except ValueError as exc:
         raise ZVC69FormatError(f"skip-mask ANS payload is invalid: {exc}", 4) from None
     if not coder.is_empty():
         raise ZVC69FormatError("skip-mask ANS payload has data left over", 4)
-    return out[1:, 1:].astype(bool)
+    return mask
