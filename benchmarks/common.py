@@ -46,6 +46,7 @@ STAGE_GROUPS: dict[str, tuple[str, ...]] = {
     "motion": ("motion_search", "warp", "motion_coding"),
     "tensor": ("to_tensor", "from_tensor"),
     "io": ("io", "parse"),
+    "trials": ("group_trial",),
 }
 GROUP_LABELS = {
     "networks": "networks (analysis, hyper a/s, synthesis)",
@@ -53,10 +54,12 @@ GROUP_LABELS = {
     "motion": "motion search + warp + MV/skip coding",
     "tensor": "tensor conversion",
     "io": "I/O + parse (decoder: parse includes MV/skip decoding)",
+    "trials": "group structures tried and not kept (B-frames per group)",
     "other stages": "other timed stages",
     "untimed": "untimed (wall - stages: PSNR for stats, bookkeeping)",
 }
-GROUP_ORDER = ("networks", "entropy", "motion", "tensor", "io", "other stages", "untimed")
+GROUP_ORDER = ("networks", "entropy", "motion", "tensor", "io", "trials", "other stages",
+               "untimed")
 #: Per-frame (per-plane) PSNR ceiling, as x264 reports it: identical frames (black leaders,
 #: static scenes) would otherwise make a mean over frames infinite.
 PSNR_CAP = 100.0

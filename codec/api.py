@@ -52,10 +52,11 @@ def encode_file(source: str, out_path: str | Path, quality: int = 4, preset: str
                 progress: Progress | None = None, cancel: threading.Event | None = None,
                 keep_on_cancel: bool = True, device: str = "auto", threads: int | None = None,
                 graph_opt: str = "all", start: int = 0,
-                bframes: int | None = None) -> Path | None:
+                bframes: int | None = None, b_adapt: bool | None = None) -> Path | None:
     """Encode `source` (a path PyAV opens, an image, or 'demo[:WxH]') into `out_path`.
 
-    bframes: B-frames between anchors (None: the encoder's default, encoder.B_FRAMES).
+    bframes: B-frames between anchors (None: the encoder's default, encoder.B_FRAMES); the
+    encoder picks 0, 1 or that many per group unless b_adapt is False (None: encoder.B_ADAPT).
     progress(n, total, source_frame, recon, stats) is called after every frame (in display
     order; with B-frames, a group's frames come together). When `cancel`
     is set, stops: keep_on_cancel leaves a valid file of the frames done (returned), otherwise
@@ -69,7 +70,8 @@ def encode_file(source: str, out_path: str | Path, quality: int = 4, preset: str
         if total == 1:
             gop = min(gop, 1)  # a still: its I-frame is no reference, so no keyframe boost
         enc = StreamEncoder(out_path, src.width, src.height, src.fps, quality, preset, gop,
-                            total_frames=0, codecs=codecs, bframes=bframes)
+                            total_frames=total or 0, codecs=codecs, bframes=bframes,
+                            b_adapt=b_adapt)
         held: dict[int, np.ndarray] = {}  # source frames not yet coded (B-frame groups)
 
         def report(done: list[tuple[np.ndarray, FrameStats]]) -> None:

@@ -44,7 +44,10 @@ def encode_arguments(p: argparse.ArgumentParser) -> None:
                    help="speed/efficiency trade-off of the motion search")
     p.add_argument("--gop", type=int, default=32, help="keyframe interval in frames (1..255)")
     p.add_argument("--bframes", type=int, default=None, metavar="0-7",
-                   help="B-frames between anchor frames (default 3; 0: I- and P-frames only)")
+                   help="most B-frames between anchor frames (default 3; 0: I- and P-frames "
+                   "only); each group gets 0, 1 or this many, whichever codes best")
+    p.add_argument("--fixed-groups", action="store_true",
+                   help="every group gets --bframes B-frames (no per-group choice; faster)")
     p.add_argument("--frames", type=int, default=None, help="encode at most N frames")
     p.add_argument("--start", type=int, default=0, help="skip the first N frames")
     p.add_argument("--scale", type=parse_size, default=None, metavar="WxH",
@@ -101,7 +104,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         out = encode_file(args.input, args.output, args.quality, args.preset, args.gop,
                           args.frames, args.scale, progress=bar, device=args.device,
                           threads=args.threads, graph_opt=args.graph_opt, start=args.start,
-                          bframes=args.bframes)
+                          bframes=args.bframes, b_adapt=False if args.fixed_groups else None)
     except KeyboardInterrupt:
         bar.finish()
         n = sum(bar.types.values())

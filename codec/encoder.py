@@ -128,6 +128,24 @@ B_BLOCKS_FAST = (32,)
 # unused vector, so the last round keeps a block's previous mode rather than leave one with a
 # difference (sintel 16 frames, BD-rate Y: one round +3.4 % against two)
 MODE_ROUNDS = 2
+# Group structure by trial (as x264's b-adapt 2, with the real coder): a group of B_FRAMES + 1
+# frames is coded as one anchor with B_FRAMES B-frames, as pairs (one B-frame each) and as
+# P-frames only, and the one that costs least in bits at equal mean luma PSNR is kept
+# (`cheapest`). The first group of a GOP is tried, then every Preset.group_trials-th; the
+# groups between reuse the last choice. 17 frames (room_handheld 13), Q1/3/5/7, BD-rate Y
+# against 3 B-frames in every group, trying every group: room_handheld -8.4, megamind -4.5,
+# vtest -0.2, carphone +0.6 %; every 4th group: megamind -3.8 %, carphone +0.6 %.
+B_ADAPT = True  # (False: every group has `bframes` B-frames)
+B_ADAPT_SLOPE = 5.0  # dB of luma PSNR per e-fold of rate: ZVC69's curves, Q2-Q8 (4.4-6.7)
+
+
+def cheapest(tries: list[tuple[int, float]], per_frame_bits: float) -> int:
+    """Which of several codings of the same frames, (bits, sum of their luma PSNRs), costs
+    least in bits at equal mean PSNR, in a stream of `per_frame_bits` a frame on average:
+    along an RD curve, a dB on every frame is worth 1 / B_ADAPT_SLOPE of an e-fold of the
+    rate, so a dB on one frame is worth per_frame_bits / B_ADAPT_SLOPE bits."""
+    price = per_frame_bits / B_ADAPT_SLOPE
+    return min(range(len(tries)), key=lambda i: tries[i][0] - price * tries[i][1])
 
 
 def luma_psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -191,7 +209,7 @@ class StreamEncoder:
                  device: str = "auto", threads: int | None = None, graph_opt: str = "all",
                  total_frames: int = 0, models: ModelSet | None = None,
                  codecs: Codecs | None = None, scene_cut: bool = True,
-                 bframes: int | None = None) -> None:
+                 bframes: int | None = None, b_adapt: bool | None = None) -> None:
         if not (1 <= width <= MAX_DIMENSION and 1 <= height <= MAX_DIMENSION):
             raise SourceError(f"frame size {width}x{height} is outside 1..{MAX_DIMENSION}")
         if not 1 <= quality <= 8:
@@ -202,6 +220,7 @@ class StreamEncoder:
         if not 0 <= bframes <= MAX_B_FRAMES:
             raise ZVC69Error(f"B-frames between anchors must be 0..{MAX_B_FRAMES}, not {bframes}")
         self.bframes = bframes
+        self.b_adapt = B_ADAPT if b_adapt is None else b_adapt
         try:
             self.preset = get_preset(preset)
         except ValueError as exc:
@@ -215,6 +234,7 @@ class StreamEncoder:
         self.path = Path(path)
         self.width, self.height, self.fps = width, height, fps
         self.quality, self.gop, self.scene_cut = quality, gop, scene_cut
+        self.total_frames = total_frames
         self.rd_skip = list(PRESETS).index(self.preset.name) >= RD_SKIP_FROM
         self.motion_preset = for_quality(self.preset, quality)
         header = FileHeader(width=width, height=height, fps_num=fps.numerator,
@@ -235,6 +255,8 @@ class StreamEncoder:
         self._hist: np.ndarray | None = None
         self._since_key = 0
         self._learned_lost = False  # the last learned-residual trial lost (or was skipped)
+        self._bcount = bframes  # B-frames per anchor, as the last group trial chose
+        self._groups = 0  # groups coded in this GOP
 
     @property
     def frames_done(self) -> int:
@@ -274,11 +296,16 @@ class StreamEncoder:
         jumps = [float(np.abs(b - a).sum()) > SCENE_CUT_HIST
                  for a, b in zip([self._hist, *hists[:-1]], hists, strict=True)
                  if a is not None]
-        done: list[tuple[np.ndarray, FrameStats]] = []
-        if len(frames) == 1 or (self.scene_cut and any(jumps)) or not self._code_bidir(
-                frames, base, hists[-1], done):
-            done = [self._code_one(f, base + i, h) for i, (f, h) in
-                    enumerate(zip(frames, hists, strict=True))]
+        if len(frames) == 1 or (self.scene_cut and any(jumps)):
+            done = self._code_chunks(frames, base, hists, 0)
+        else:
+            if self._since_key == 1:
+                self._groups = 0
+            every = self.preset.group_trials
+            tried = self.b_adapt and every > 0 and self._groups % every == 0
+            self._groups += 1
+            done = (self._try_structures(frames, base, hists) if tried
+                    else self._code_chunks(frames, base, hists, self._bcount))
         for st, fields in self._unwritten:  # a group is written whole or not at all
             t0 = time.perf_counter()
             self.writer.write_frame(**fields)
@@ -287,6 +314,62 @@ class StreamEncoder:
         done.sort(key=lambda d: d[1].index)
         self.stats[base:] = [st for _, st in done]
         return done
+
+    def _code_chunks(self, frames: list[np.ndarray], base: int, hists: list[np.ndarray],
+                     bcount: int) -> list[tuple[np.ndarray, FrameStats]]:
+        """The group as runs of an anchor and `bcount` B-frames before it (a shorter run at
+        the end); a run whose anchor prediction fails is coded frame by frame."""
+        done: list[tuple[np.ndarray, FrameStats]] = []
+        for i in range(0, len(frames), bcount + 1):
+            run, hs = frames[i:i + bcount + 1], hists[i:i + bcount + 1]
+            if len(run) == 1 or not self._code_bidir(run, base + i, hs[-1], done):
+                done += [self._code_one(f, base + i + k, h)
+                         for k, (f, h) in enumerate(zip(run, hs, strict=True))]
+        return done
+
+    def _try_structures(self, frames: list[np.ndarray], base: int,
+                        hists: list[np.ndarray]) -> list[tuple[np.ndarray, FrameStats]]:
+        """Code the group with each structure and keep the one that costs least in bits at
+        equal mean luma PSNR (`B_ADAPT_SLOPE`); the others' frames are never written."""
+        start = self._state()
+        tries = []
+        for bcount in sorted({min(b, len(frames) - 1) for b in (self.bframes, 1, 0)},
+                             reverse=True):
+            self._set_state(start)
+            t0 = time.perf_counter()
+            done = self._code_chunks(frames, base, hists, bcount)
+            ms = (time.perf_counter() - t0) * 1000
+            bits = 8 * sum(len(f["payload"]) for _, f in self._unwritten)
+            psnr = sum(min(st.psnr_y, 99.0) for _, st in done)
+            tries.append((bits, psnr, bcount, done, self._state(), ms))
+        # the stream's bits a frame: the GOP's keyframe spread over the GOP, and the mean of
+        # its inter frames so far and of this group's tries
+        key = max((i for i, st in enumerate(self.stats[:base]) if st.keyframe), default=0)
+        inter = [8 * st.size_bytes for st in self.stats[key + 1:base]]
+        inter += [t[0] / len(frames) for t in tries]
+        length = min(self.gop, self.total_frames - key) if self.total_frames > key else self.gop
+        per_frame = 8 * self.stats[key].size_bytes / length + float(np.mean(inter))
+        best = cheapest([t[:2] for t in tries], per_frame)
+        _, _, self._bcount, done, state, _ = tries[best]
+        self._set_state(state)
+        lost = sum(t[5] for i, t in enumerate(tries) if i != best) / len(done)
+        for _, st in done:  # the trials not kept, spread over the frames that were
+            st.timings["group_trial"] = lost
+        return done
+
+    _STATE = ("_ref", "_ref_n", "_hist", "_learned_lost", "_since_key", "_coded")
+
+    def _state(self) -> tuple[Any, ...]:
+        """What coding a group changes, to try several structures from the same start."""
+        return (tuple(getattr(self, k) for k in self._STATE), list(self._ref_order),
+                list(self.stats), list(self._unwritten))
+
+    def _set_state(self, state: tuple[Any, ...]) -> None:
+        values, ref_order, stats, unwritten = state
+        for k, v in zip(self._STATE, values, strict=True):
+            setattr(self, k, v)
+        self._ref_order, self.stats, self._unwritten = list(ref_order), list(stats), list(
+            unwritten)
 
     def _code_bidir(self, frames: list[np.ndarray], base: int, hist: np.ndarray,
                     done: list[tuple[np.ndarray, FrameStats]]) -> bool:

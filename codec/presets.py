@@ -3,17 +3,17 @@
 Only the inter-prediction stages read a preset; the bitstream does not depend on it beyond the
 motion-block size and vector precision, which the encoder writes into each P-frame.
 
-| preset    | block | range | levels | subpel | iters | candidates | rate-weight trials |
-|-----------|-------|-------|--------|--------|-------|------------|--------------------|
-| ultrafast | 16    | 16    | 3      | 1      | 1     | 1          | 1                  |
-| superfast | 16    | 16    | 3      | 2      | 1     | 1          | 1                  |
-| veryfast  | 16    | 24    | 3      | 2      | 1     | 2          | 1                  |
-| faster    | 16    | 24    | 3      | 2      | 2     | 2          | 1                  |
-| fast      | 16    | 32    | 4      | 2      | 2     | 3          | 1                  |
-| medium    | 16    | 32    | 4      | 4      | 2     | 3          | 1, 4               |
-| slow      | 16    | 48    | 4      | 4      | 3     | 4          | 1, 4               |
-| slower    | 8     | 48    | 4      | 4      | 3     | 4          | 0.5, 1, 2, 4       |
-| veryslow  | 8     | 64    | 4      | 4      | 4     | 6          | 0.5, 1, 2, 4       |
+| preset    | block | range | levels | subpel | iters | candidates | mv trials    | groups tried |
+|-----------|-------|-------|--------|--------|-------|------------|--------------|--------------|
+| ultrafast | 16    | 16    | 3      | 1      | 1     | 1          | 1            | none         |
+| superfast | 16    | 16    | 3      | 2      | 1     | 1          | 1            | none         |
+| veryfast  | 16    | 24    | 3      | 2      | 1     | 2          | 1            | none         |
+| faster    | 16    | 24    | 3      | 2      | 2     | 2          | 1            | none         |
+| fast      | 16    | 32    | 4      | 2      | 2     | 3          | 1            | none         |
+| medium    | 16    | 32    | 4      | 4      | 2     | 3          | 1, 4         | every 4th    |
+| slow      | 16    | 48    | 4      | 4      | 3     | 4          | 1, 4         | every 4th    |
+| slower    | 8     | 48    | 4      | 4      | 3     | 4          | 0.5, 1, 2, 4 | every one    |
+| veryslow  | 8     | 64    | 4      | 4      | 4     | 6          | 0.5, 1, 2, 4 | every one    |
 
 The block size is always 8 or 16, so each 16x16 cell of the residual coder's 1/16-resolution
 latent grid holds exactly one 16-pixel or four 8-pixel motion blocks.
@@ -41,6 +41,10 @@ class Preset:
         the field with the lowest coded motion bits + weighted prediction error
         (`codec.encoder.StreamEncoder._motion`), so noisy content gets a smooth field and
         detailed motion keeps its vectors.
+    group_trials: with B-frames, the encoder codes the first group of a GOP and every
+        `group_trials`-th after it with each structure (0, 1 or the most B-frames) and keeps
+        the cheapest (`codec.encoder.StreamEncoder._try_structures`); the groups between
+        reuse the last choice. 0: every group has the most B-frames.
     """
 
     name: str
@@ -52,6 +56,7 @@ class Preset:
     candidates: int
     mv_lambda: float = 0.08
     mv_trials: tuple[float, ...] = (1.0,)
+    group_trials: int = 0
 
     def __post_init__(self) -> None:
         if self.block not in (8, 16, 32):  # (32: B-frames only)
@@ -62,23 +67,26 @@ class Preset:
             raise ValueError("search_range, levels, refine_iters >= 1 and candidates >= 0")
         if not self.mv_trials or min(self.mv_trials) <= 0:
             raise ValueError("mv_trials must be positive rate-weight multiples")
+        if self.group_trials < 0:
+            raise ValueError("group_trials must be >= 0")
 
 
 _ONE, _TWO, _FOUR = (1.0,), (1.0, 4.0), (0.5, 1.0, 2.0, 4.0)
 _TABLE = (
-    # name, block, range, levels, subpel, iters, candidates, rate-weight trials
-    ("ultrafast", 16, 16, 3, 1, 1, 1, _ONE),
-    ("superfast", 16, 16, 3, 2, 1, 1, _ONE),
-    ("veryfast", 16, 24, 3, 2, 1, 2, _ONE),
-    ("faster", 16, 24, 3, 2, 2, 2, _ONE),
-    ("fast", 16, 32, 4, 2, 2, 3, _ONE),
-    ("medium", 16, 32, 4, 4, 2, 3, _TWO),
-    ("slow", 16, 48, 4, 4, 3, 4, _TWO),
-    ("slower", 8, 48, 4, 4, 3, 4, _FOUR),
-    ("veryslow", 8, 64, 4, 4, 4, 6, _FOUR),
+    # name, block, range, levels, subpel, iters, candidates, rate-weight trials, group trials
+    ("ultrafast", 16, 16, 3, 1, 1, 1, _ONE, 0),
+    ("superfast", 16, 16, 3, 2, 1, 1, _ONE, 0),
+    ("veryfast", 16, 24, 3, 2, 1, 2, _ONE, 0),
+    ("faster", 16, 24, 3, 2, 2, 2, _ONE, 0),
+    ("fast", 16, 32, 4, 2, 2, 3, _ONE, 0),
+    ("medium", 16, 32, 4, 4, 2, 3, _TWO, 4),
+    ("slow", 16, 48, 4, 4, 3, 4, _TWO, 4),
+    ("slower", 8, 48, 4, 4, 3, 4, _FOUR, 1),
+    ("veryslow", 8, 64, 4, 4, 4, 6, _FOUR, 1),
 )
 
-PRESETS: dict[str, Preset] = {r[0]: Preset(*r[:7], mv_trials=r[7]) for r in _TABLE}
+PRESETS: dict[str, Preset] = {r[0]: Preset(*r[:7], mv_trials=r[7], group_trials=r[8])
+                              for r in _TABLE}
 DEFAULT_PRESET = "medium"
 
 

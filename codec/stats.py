@@ -32,6 +32,7 @@ STAGES = (
     "latent_prediction",
     "motion_search",
     "motion_coding",
+    "group_trial",
     "warp",
     "residual_analysis",
     "residual_synthesis",

@@ -134,7 +134,8 @@ def test_stop_keeps_a_valid_stream_of_the_frames_done(qtbot, view):
     with StreamDecoder(path) as dec:
         assert dec.num_frames == 5 and dec.damage is None
         decoded = list(dec.frames())
-    assert [s.frame_type for _, s in decoded] == ["I", "B", "B", "B", "P"]
+    types = [s.frame_type for _, s in decoded]  # the group: 0, 1 or 3 B-frames, as it coded best
+    assert types[0] == "I" and types[4] == "P" and "I" not in types[1:], types
     assert all(img.shape == (64, 96, 3) for img, _ in decoded)
     assert "Stopped after 5 frames" in view.message.text()
     assert view.size_chart.points() == 5

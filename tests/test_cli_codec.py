@@ -54,6 +54,17 @@ def test_encode_video_then_decode_to_y4m_and_pngs(tmp_path):
     assert types == ["I", "B", "P", "I", "P"]
 
 
+def test_bframes_options_reach_the_encoder(tmp_path, capsys):
+    """--bframes 1 --fixed-groups: every group one B-frame and its anchor; --bframes 0: none."""
+    z = tmp_path / "g.zvc69"
+    for argv, want in ((["--bframes", "1", "--fixed-groups"], "IBPBPBP"),
+                       (["--bframes", "0"], "IPPPPPP")):
+        assert main(["encode", "demo:64x48", "-o", str(z), "--frames", "7", "--quiet",
+                     "--device", "cpu", *argv]) == 0, argv
+        with StreamDecoder(z, codecs=shared_codecs("cpu")) as dec:
+            assert "".join(s.frame_type for s in dec.scan()) == want, argv
+
+
 def test_bad_inputs_give_one_line_errors(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("not a video")
     cases = [

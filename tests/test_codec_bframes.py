@@ -20,7 +20,7 @@ from tests.codec_helpers import encode, objects_clip, pan_clip
 def test_groups_are_stored_in_decode_order_and_decode_exactly(tmp_path):
     path = tmp_path / "b.zvc69"
     frames = objects_clip(11, 64, 96)
-    recons, stats = encode(path, frames, quality=3, gop=8, bframes=3)
+    recons, stats = encode(path, frames, quality=3, gop=8, bframes=3, b_adapt=False)
     # GOP of 8: I, two groups of 4 (B B B P) ending before the next I, then I and the tail
     assert "".join(s.frame_type for s in stats) == "IBBBPBBPIBP"
     assert [s.index for s in stats] == list(range(11))
@@ -65,7 +65,7 @@ def test_b_frames_cost_less_than_p_frames(tmp_path):
     """On a pan, B-frames (averaging two references, a level lower) are smaller than the
     group's anchors and the whole stream is smaller than with P-frames only."""
     frames = pan_clip(9, 64, 96, step=2)
-    _, with_b = encode(tmp_path / "b.zvc69", frames, quality=4, bframes=3)
+    _, with_b = encode(tmp_path / "b.zvc69", frames, quality=4, bframes=3, b_adapt=False)
     _, p_only = encode(tmp_path / "p.zvc69", frames, quality=4, bframes=0)
     b_sizes = [s.size_bytes for s in with_b if s.frame_type == "B"]
     anchors = [s.size_bytes for s in with_b if s.frame_type == "P"]
@@ -107,7 +107,7 @@ def test_cut_off_file_decodes_its_whole_groups(tmp_path):
     """A file cut inside a group (the anchor kept, its B-frames partly lost): the frames whose
     references are there decode exactly, the others fail with an error naming the frame."""
     path = tmp_path / "cut.zvc69"
-    recons, stats = encode(path, pan_clip(9, 64, 64), quality=2, bframes=3)
+    recons, stats = encode(path, pan_clip(9, 64, 64), quality=2, bframes=3, b_adapt=False)
     data = path.read_bytes()
     by_decode = sorted(stats, key=lambda s: s.decode_index)
     keep = 64 + sum(s.size_bytes for s in by_decode[:7])  # I, group 1, P8 and B6 of group 2
@@ -166,3 +166,34 @@ def test_unused_vectors_are_filled_with_their_prediction():
     assert (q - median_predictor(q))[unused].any(axis=-1).sum() == 0
     assert np.array_equal(filled[~unused], mv[~unused])
     assert len(encode_mvs(filled)) < len(encode_mvs(mv))
+
+
+def test_cheapest_prices_a_db_by_the_streams_rate():
+    from codec.encoder import B_ADAPT_SLOPE, cheapest
+
+    # four frames: +0.5 dB on each costs 2,000 bits more
+    tries = [(10_000, 4 * 35.5), (8_000, 4 * 35.0)]
+    even = 1_000 * B_ADAPT_SLOPE  # bits a frame at which a dB on one frame is worth 1,000
+    assert cheapest(tries, even * 1.2) == 0  # a richer stream buys the PSNR
+    assert cheapest(tries, even * 0.8) == 1  # a leaner one keeps the bits
+
+
+@pytest.mark.parametrize("clip", ["pan", "objects"])
+def test_group_structure_is_one_of_the_fixed_ones_and_not_dominated(tmp_path, clip):
+    """With the per-group choice, a group of four is coded exactly as one of the fixed
+    structures (3, 1 or 0 B-frames: nothing of the other trials leaks into the stream or the
+    encoder's state), and no other structure has both fewer bits and a higher PSNR."""
+    frames = pan_clip(9, 64, 96, step=3) if clip == "pan" else objects_clip(9, 64, 96)
+    _, adaptive = encode(tmp_path / "a.zvc69", frames, quality=3, bframes=3, b_adapt=True)
+    fixed = {b: encode(tmp_path / f"f{b}.zvc69", frames, quality=3, bframes=b,
+                       b_adapt=False)[1] for b in (3, 1, 0)}
+    first = [(s.size_bytes, s.frame_type, s.psnr_y) for s in adaptive[:5]]
+    match = [b for b, st in fixed.items()
+             if [(s.size_bytes, s.frame_type, s.psnr_y) for s in st[:5]] == first]
+    assert match, {b: "".join(s.frame_type for s in st) for b, st in fixed.items()}
+    bits = {b: sum(s.size_bytes for s in st[1:5]) for b, st in fixed.items()}
+    psnr = {b: sum(s.psnr_y for s in st[1:5]) for b, st in fixed.items()}
+    b = match[0]
+    assert not any(bits[o] < bits[b] and psnr[o] > psnr[b] for o in fixed), (bits, psnr)
+    with StreamDecoder(tmp_path / "a.zvc69", codecs=shared_codecs("cpu")) as dec:
+        assert [s.frame_type for _, s in dec.frames()] == [s.frame_type for s in adaptive]

@@ -169,8 +169,10 @@ class SettingsForm(QWidget):
         self.bframes_spin = QSpinBox()
         self.bframes_spin.setRange(*BFRAMES_RANGE)
         self.bframes_spin.setValue(DEFAULT_BFRAMES)
-        self.bframes_spin.setToolTip("B-frames between anchor frames: each is predicted from "
-                                     "the frames before and after it (0: P-frames only)")
+        self.bframes_spin.setToolTip("Most B-frames between anchor frames: each is predicted "
+                                     "from the frames before and after it (0: P-frames only). "
+                                     "From the medium preset on, the encoder tries 0, 1 or "
+                                     "this many per group and keeps what codes best")
         form.addRow("B-frames", self.bframes_spin)
         self.bframes_spin.valueChanged.connect(self.changed)
         for w in (self.quality, self.preset):
