@@ -136,7 +136,11 @@ MODE_ROUNDS = 2
 # against 3 B-frames in every group, trying every group: room_handheld -8.4, megamind -4.5,
 # vtest -0.2, carphone +0.6 %; every 4th group: megamind -3.8 %, carphone +0.6 %.
 B_ADAPT = True  # (False: every group has `bframes` B-frames)
-B_ADAPT_SLOPE = 5.0  # dB of luma PSNR per e-fold of rate: ZVC69's curves, Q2-Q8 (4.4-6.7)
+# dB of luma PSNR per e-fold of rate: ZVC69's curves measure 3-7 (median 5) from Q2 up,
+# 4-9.5 from Q1 to Q2. 7 prices PSNR conservatively: a structure that spends more bits must
+# buy more PSNR than most curves would (17 frames, every 4th group tried: carphone +0.57 % at
+# 5, 0.00 at 7; megamind -3.77 at 5, -3.68 % at 7)
+B_ADAPT_SLOPE = 7.0
 
 
 def cheapest(tries: list[tuple[int, float]], per_frame_bits: float) -> int:
@@ -256,7 +260,7 @@ class StreamEncoder:
         self._since_key = 0
         self._learned_lost = False  # the last learned-residual trial lost (or was skipped)
         self._bcount = bframes  # B-frames per anchor, as the last group trial chose
-        self._groups = 0  # groups coded in this GOP
+        self._groups = 0  # groups started in this GOP
 
     @property
     def frames_done(self) -> int:
@@ -299,8 +303,6 @@ class StreamEncoder:
         if len(frames) == 1 or (self.scene_cut and any(jumps)):
             done = self._code_chunks(frames, base, hists, 0)
         else:
-            if self._since_key == 1:
-                self._groups = 0
             every = self.preset.group_trials
             tried = self.b_adapt and every > 0 and self._groups % every == 0
             self._groups += 1
@@ -357,7 +359,7 @@ class StreamEncoder:
             st.timings["group_trial"] = lost
         return done
 
-    _STATE = ("_ref", "_ref_n", "_hist", "_learned_lost", "_since_key", "_coded")
+    _STATE = ("_ref", "_ref_n", "_hist", "_learned_lost", "_since_key", "_coded", "_groups")
 
     def _state(self) -> tuple[Any, ...]:
         """What coding a group changes, to try several structures from the same start."""
@@ -466,6 +468,8 @@ class StreamEncoder:
         if st.reference:
             self._ref_order = [*self._ref_order[-15:], st.index]
         self._since_key = 1 if key else self._since_key + 1
+        if key:
+            self._groups = 0  # the first group of a GOP is tried
         self.stats.append(st)
         return recon, st
 
