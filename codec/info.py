@@ -44,6 +44,7 @@ def describe(path: str | os.PathLike[str], verify: bool = False) -> dict[str, An
                     type=fh.label,
                     size=r.frame_header_size + fh.payload_size,
                     pts=fh.pts,
+                    shown=round(fh.pts * h.fps_num / (90000 * h.fps_den)),
                     dts=fh.dts,
                     temporal_layer=fh.temporal_layer,
                     ref_flags=fh.ref_flags,
@@ -138,16 +139,20 @@ def format_info(d: dict[str, Any], frames: int = 0) -> str:
         lines.append(f"frame errors  {len(d['errors'])}" + (" (CRCs verified)" * d["verified"]))
         lines += [f"  frame {e['frame']}: {e['error']}" for e in d["errors"][:16]]
     if frames:
-        row = "{:>5}  {:4} {:>11} {:>8} {:>12}  {:>3}  {:>3}"
-        lines.append(row.format("frame", "type", "offset", "size", "pts", "key", "ref"))
+        # stored (decode) order; "shown": the frame's place in display order (B-frames are
+        # stored after the later frame they predict from)
+        row = "{:>5} {:>6}  {:4} {:>11} {:>8} {:>12}  {:>3}  {:>3}"
+        lines.append(row.format("frame", "shown", "type", "offset", "size", "pts", "key",
+                                "ref"))
         for f in d["index"][:frames]:
             if "error" in f:
-                lines.append(f"{f['frame']:5d}  ?    {f['offset']:11d}  {f['error']}")
+                lines.append(f"{f['frame']:5d} {'?':>6}  ?    {f['offset']:11d}  {f['error']}")
                 continue
             mark = {True: "*", False: ""}
             lines.append(
                 row.format(
                     f["frame"],
+                    f["shown"],
                     f["type"],
                     f["offset"],
                     f["size"],

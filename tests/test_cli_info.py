@@ -53,6 +53,20 @@ def test_describe_values(clip: Path) -> None:
     assert "320x240 YUV420 8-bit, 25/1 fps" in text and "(16-byte frame header included)" in text
     assert "9 (I 3, P 6, B 0, b 0)" in text and "GOP lengths   3, 2, 4" in text
     assert "... 5 more frames" in text and "damage" not in text
+    assert [f["shown"] for f in d["index"]] == list(range(9))  # 3600 ticks a frame at 25 fps
+
+
+def test_frame_table_shows_display_order(tmp_path: Path) -> None:
+    path = tmp_path / "b.zvc69"
+    with ContainerWriter(path, HEADER) as w:  # I0 P2 B1: stored in decode order
+        for n, (t, shown) in enumerate([(0, 0), (1, 2), (2, 1)]):
+            w.write_frame(t, bytes(8), 3600 * shown, 3600 * n, keyframe=t == 0)
+    d = describe(path)
+    assert [(f["frame"], f["shown"], f["type"]) for f in d["index"]] == [
+        (0, 0, "I"), (1, 2, "P"), (2, 1, "B")]
+    lines = format_info(d, frames=3).splitlines()
+    assert lines[-4].split()[:3] == ["frame", "shown", "type"]
+    assert lines[-1].split()[:3] == ["2", "1", "B"]
 
 
 def test_describe_partial_and_damaged(clip: Path, tmp_path: Path) -> None:
