@@ -131,8 +131,8 @@ MODE_ROUNDS = 2
 # Group structure by trial (as x264's b-adapt 2, with the real coder): a group of B_FRAMES + 1
 # frames is coded as one anchor with B_FRAMES B-frames, as pairs (one B-frame each) and as
 # P-frames only, and the one that costs least in bits at equal mean luma PSNR is kept
-# (`cheapest`). The first group of a GOP is tried, then every Preset.group_trials-th; the
-# groups between reuse the last choice. 17 frames (room_handheld 13), Q1/3/5/7, BD-rate Y
+# (`cheapest`). The first two groups of a GOP are tried, then every Preset.group_trials-th;
+# the groups between reuse the last choice. 17 frames (room_handheld 13), Q1/3/5/7, BD-rate Y
 # against 3 B-frames in every group, trying every group: room_handheld -8.4, megamind -4.5,
 # vtest -0.2, carphone +0.6 %; every 4th group: megamind -3.8 %, carphone +0.6 %.
 B_ADAPT = True  # (False: every group has `bframes` B-frames)
@@ -304,7 +304,10 @@ class StreamEncoder:
             done = self._code_chunks(frames, base, hists, 0)
         else:
             every = self.preset.group_trials
-            tried = self.b_adapt and every > 0 and self._groups % every == 0
+            # the first group of a GOP predicts from the keyframe (a level up), so the second
+            # is tried too before a choice is carried over
+            tried = self.b_adapt and every > 0 and (self._groups % every == 0
+                                                    or self._groups == 1)
             self._groups += 1
             done = (self._try_structures(frames, base, hists) if tried
                     else self._code_chunks(frames, base, hists, self._bcount))

@@ -41,8 +41,8 @@ class Preset:
         the field with the lowest coded motion bits + weighted prediction error
         (`codec.encoder.StreamEncoder._motion`), so noisy content gets a smooth field and
         detailed motion keeps its vectors.
-    group_trials: with B-frames, the encoder codes the first group of a GOP and every
-        `group_trials`-th after it with each structure (0, 1 or the most B-frames) and keeps
+    group_trials: with B-frames, the encoder codes the first two groups of a GOP and every
+        `group_trials`-th after them with each structure (0, 1 or the most B-frames) and keeps
         the cheapest (`codec.encoder.StreamEncoder._try_structures`); the groups between
         reuse the last choice. 0: every group has the most B-frames.
     """
