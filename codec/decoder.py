@@ -22,7 +22,7 @@ import numpy as np
 from .backend import Backend
 from .bipred import blend, decode_modes, temporal_prediction
 from .bside import decode_bside
-from .container import HAS_B_FRAMES, ContainerReader, FrameHeader, FrameType
+from .container import HAS_B_FRAMES, ContainerReader, FrameHeader, FrameType, number_of
 from .deblock import loop_filter
 from .detail import (
     DetailSection,
@@ -47,11 +47,6 @@ from .warp import warp
 from .weights import apply as apply_weights
 
 RECENT = 2 * 8 + 2  # decoded frames kept by display index (a B-frame group and a margin)
-
-
-def number_of(pts: int, fps: Fraction) -> int:
-    """The frame number of a pts (90 kHz ticks) at the stream's frame rate."""
-    return round(pts * fps / 90000)
 
 
 _DetailSide = tuple[DetailSection, np.ndarray] | None  # a parsed section, its flagged blocks

@@ -472,7 +472,7 @@ class StreamEncoder:
             self._ref_order = [*self._ref_order[-15:], st.index]
         self._since_key = 1 if key else self._since_key + 1
         if key:
-            self._groups = 0  # the first group of a GOP is tried
+            self._groups = 0  # a GOP's first two groups are tried
         self.stats.append(st)
         return recon, st
 

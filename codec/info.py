@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 from typing import Any
 
 from codec.container import (
@@ -11,6 +12,7 @@ from codec.container import (
     HAS_B_FRAMES,
     HAS_INDEX,
     ContainerReader,
+    number_of,
 )
 from codec.errors import ZVC69FormatError
 
@@ -44,7 +46,7 @@ def describe(path: str | os.PathLike[str], verify: bool = False) -> dict[str, An
                     type=fh.label,
                     size=r.frame_header_size + fh.payload_size,
                     pts=fh.pts,
-                    shown=round(fh.pts * h.fps_num / (90000 * h.fps_den)),
+                    shown=number_of(fh.pts, Fraction(h.fps_num, h.fps_den)),
                     dts=fh.dts,
                     temporal_layer=fh.temporal_layer,
                     ref_flags=fh.ref_flags,
