@@ -467,6 +467,12 @@ class ContainerReader:
         self.scanned: tuple[list[FrameType], list[int]] | None = None
         problems: list[tuple[str, int | None]] = []  # (what, offset): the first one for strict
         notes: list[str] = []  # for self.damage
+        if index is None and not chain.offsets and size > FILE_HEADER_SIZE:
+            layout = self._other_layout()
+            if layout is not None:
+                index, index_problem, chain = layout
+                problems.append((self._version_note, 6))
+                notes.append(_text(self._version_note, 6))
         if (
             index is not None
             and chain.reason is None
@@ -494,6 +500,35 @@ class ContainerReader:
         if problems and strict:
             raise ZVC69FormatError(*problems[0])
         self.damage = "; ".join(notes) or None
+
+    def _other_layout(self) -> tuple[list[IndexEntry] | None, tuple[str, int | None] | None,
+                                     _Chain] | None:
+        """Nothing reads with the frame layout the version byte names: when the other layout
+        (format 10's 16-byte frame headers, or formats 1-9's 32-byte ones) reads frames, the
+        version byte is damaged. A file read as 1-9 whose frames are format 10's is read as
+        10.0 (the only compact major; returned: index, its problem, chain); one read as 10
+        whose frames are laid out as 1-9 cannot say which of them it is: ZVC69FormatError.
+        None when the other layout reads nothing either."""
+        h = self.header
+        said = f"{h.version_major}.{h.version_minor}"
+        guess = VERSION[0] if h.version_major < COMPACT_FROM else COMPACT_FROM - 1
+        saved = self.header, self.frame_header_size, self._entry_size
+        self.header = replace(h, version_major=guess)
+        self.frame_header_size = frame_header_size(guess)
+        self._entry_size = index_entry_size(guess)
+        index, problem = self._load_index()
+        chain = self._scan()
+        if not chain.offsets:
+            self.header, self.frame_header_size, self._entry_size = saved
+            return None
+        if guess < COMPACT_FROM:
+            raise ZVC69FormatError(f"the file header says version {said}, but the frames "
+                                   "are laid out as formats 1-9 (32-byte frame headers): the "
+                                   "version byte is damaged", 6)
+        self._version_note = (f"the file header says version {said}, but the frames are "
+                              f"laid out as format {guess} (16-byte frame headers): the "
+                              f"version byte is damaged; read as {guess}.{h.version_minor}")
+        return index, problem, chain
 
     def _load_index(self) -> tuple[list[IndexEntry] | None, tuple[str, int | None] | None]:
         """The index if it passes rules 1-4 of FORMAT.md section 5, else why not."""

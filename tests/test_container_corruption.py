@@ -151,14 +151,30 @@ def test_every_single_bit_flip(tmp_path: Path, clip: bytes) -> None:
             finally:
                 f.seek(bit // 8)
                 f.write(clip[bit // 8 : bit // 8 + 1])
-            if bit // 8 == 6:  # the major version: another format's layout may read no frames
-                continue
             hit = frame_of.get(bit // 8)
             for n, payload in enumerate(PAYLOADS):
                 if n != hit:
                     assert frames[n] == payload, f"bit {bit}, frame {n}"
             if hit is not None and bit // 8 >= spans(clip)[hit][0] + head(clip):  # payload
                 assert isinstance(frames[hit], CRCMismatchError), bit
+
+
+def test_damaged_version_byte_is_named(tmp_path: Path, clip: bytes) -> None:
+    """A version byte naming the other frame layout (10 <-> 1-9) is named, not read as a file
+    without frames: format 10's frames are read as 10.0; 32-byte ones cannot be placed."""
+    if clip[6] == 10:
+        path = put(tmp_path, patch(clip, 6, "<B", 8))
+        assert read_all(path) == dict(enumerate(PAYLOADS))
+        with ContainerReader(path) as r:
+            assert r.header.version_major == 10 and not r.index_rebuilt
+            assert "says version 8.0, but the frames are laid out as format 10" in r.damage
+        with pytest.raises(ZVC69FormatError, match="version byte is damaged") as e:
+            ContainerReader(path, strict=True)
+    else:
+        with pytest.raises(ZVC69FormatError, match="says version 10.0, but the frames are "
+                           "laid out as formats 1-9") as e:
+            ContainerReader(put(tmp_path, patch(clip, 6, "<B", 10)))
+    assert e.value.offset == 6
 
 
 def test_damaged_frame_header_costs_one_frame(tmp_path: Path, clip: bytes) -> None:
