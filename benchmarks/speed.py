@@ -1,14 +1,15 @@
 """ZVC69 encode and decode speed at 480p, 720p and 1080p per device, with the per-stage split.
 
 Frames come from the deterministic demo source (codec.demo.demo_source); the first frame is
-an I-frame, the rest P-frames (GOP `--gop`). Encoding goes through StreamEncoder, decoding
-through StreamDecoder's pipelined `frames()` (as the player); the decoded frames must equal the
+an I-frame, the rest P- and B-frames (GOP `--gop`; the preset's group structure, at most
+`--bframes` B-frames a group). Encoding goes through StreamEncoder, decoding through
+StreamDecoder's pipelined `frames()` (as the player); the decoded frames must equal the
 encoder's reconstructions. Before each size an untimed I+P encode and decode warms ONNX
 Runtime up (its first run at a new size is slower). Printed:
 
-* frames per second (wall) and mean wall ms of I and P frames, with x264 (`--x264-preset`,
+* frames per second (wall) and mean wall ms of I, P and B frames, with x264 (`--x264-preset`,
   CRF `--crf`, same frames and keyint) measured in the same run as the baseline;
-* mean ms per frame of every stage (FrameStats.timings) for I and P frames;
+* mean ms per frame of every stage (FrameStats.timings) for I, P and B frames;
 * the share of the time that the networks, entropy coding and motion search/warp take.
 
     .venv/bin/python -m benchmarks.speed [--sizes 480p,720p,1080p] [--frames 8]
