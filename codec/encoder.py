@@ -334,10 +334,13 @@ class StreamEncoder:
 
     def _try_structures(self, frames: list[np.ndarray], base: int,
                         hists: list[np.ndarray]) -> list[tuple[np.ndarray, FrameStats]]:
-        """Code the group with each structure and keep the one that costs least in bits at
-        equal mean luma PSNR (`B_ADAPT_SLOPE`); the others' frames are never written."""
+        """Code the group with three B-frames, then pairs, then P-frames only (each step to
+        fewer B-frames only while the one before paid) and keep the coding that costs least
+        in bits at equal mean luma PSNR (`B_ADAPT_SLOPE`); the others' frames are never
+        written."""
         start = self._state()
-        tries = []
+        tries: list[tuple[Any, ...]] = []
+        best = 0
         for bcount in sorted({min(b, len(frames) - 1) for b in (self.bframes, 1, 0)},
                              reverse=True):
             self._set_state(start)
@@ -347,20 +350,25 @@ class StreamEncoder:
             bits = 8 * sum(len(f["payload"]) for _, f in self._unwritten)
             psnr = sum(min(st.psnr_y, 99.0) for _, st in done)
             tries.append((bits, psnr, bcount, done, self._state(), ms))
-        # the stream's bits a frame: the GOP's keyframe spread over the GOP, and the mean of
-        # its inter frames so far and of this group's tries
-        key = max((i for i, st in enumerate(self.stats[:base]) if st.keyframe), default=0)
-        inter = [8 * st.size_bytes for st in self.stats[key + 1:base]]
-        inter += [t[0] / len(frames) for t in tries]
-        length = min(self.gop, self.total_frames - key) if self.total_frames > key else self.gop
-        per_frame = 8 * self.stats[key].size_bytes / length + float(np.mean(inter))
-        best = cheapest([t[:2] for t in tries], per_frame)
+            best = cheapest([t[:2] for t in tries], self._frame_bits(base, len(frames), tries))
+            if best != len(tries) - 1:  # fewer B-frames did not pay: still fewer are not tried
+                break
         _, _, self._bcount, done, state, _ = tries[best]
         self._set_state(state)
         lost = sum(t[5] for i, t in enumerate(tries) if i != best) / len(done)
         for _, st in done:  # the trials not kept, spread over the frames that were
             st.timings["group_trial"] = lost
         return done
+
+    def _frame_bits(self, base: int, n: int, tries: list[tuple[Any, ...]]) -> float:
+        """The stream's bits a frame, to price PSNR in a group trial: the GOP's keyframe
+        spread over the GOP, and the mean of its inter frames so far and of the group's
+        tries (bits first) of its `n` frames, which start at frame `base`."""
+        key = max((i for i, st in enumerate(self.stats[:base]) if st.keyframe), default=0)
+        inter = [8 * st.size_bytes for st in self.stats[key + 1:base]]
+        inter += [t[0] / n for t in tries]
+        length = min(self.gop, self.total_frames - key) if self.total_frames > key else self.gop
+        return 8 * self.stats[key].size_bytes / length + float(np.mean(inter))
 
     _STATE = ("_ref", "_ref_n", "_hist", "_learned_lost", "_since_key", "_coded", "_groups")
 
