@@ -470,9 +470,9 @@ class ContainerReader:
         if index is None and not chain.offsets and size > FILE_HEADER_SIZE:
             layout = self._other_layout()
             if layout is not None:
-                index, index_problem, chain = layout
-                problems.append((self._version_note, 6))
-                notes.append(_text(self._version_note, 6))
+                index, index_problem, chain, note = layout
+                problems.append((note, 6))
+                notes.append(_text(note, 6))
         if (
             index is not None
             and chain.reason is None
@@ -502,33 +502,33 @@ class ContainerReader:
         self.damage = "; ".join(notes) or None
 
     def _other_layout(self) -> tuple[list[IndexEntry] | None, tuple[str, int | None] | None,
-                                     _Chain] | None:
+                                     _Chain, str] | None:
         """Nothing reads with the frame layout the version byte names: when the other layout
         (format 10's 16-byte frame headers, or formats 1-9's 32-byte ones) reads frames, the
-        version byte is damaged. A file read as 1-9 whose frames are format 10's is read as
-        10.0 (the only compact major; returned: index, its problem, chain); one read as 10
-        whose frames are laid out as 1-9 cannot say which of them it is: ZVC69FormatError.
-        None when the other layout reads nothing either."""
+        version byte is damaged. A layout that only one known major uses is read as that
+        major (returned: index, its problem, chain and a note); one shared by several (1-9)
+        cannot say which: ZVC69FormatError. None when the other layout reads nothing
+        either."""
         h = self.header
         said = f"{h.version_major}.{h.version_minor}"
-        guess = VERSION[0] if h.version_major < COMPACT_FROM else COMPACT_FROM - 1
+        compact = h.version_major < COMPACT_FROM  # the layout to try
+        majors = [m for m in READABLE_MAJORS if (m >= COMPACT_FROM) == compact]
+        layout = "16-byte" if compact else "32-byte"
         saved = self.header, self.frame_header_size, self._entry_size
-        self.header = replace(h, version_major=guess)
-        self.frame_header_size = frame_header_size(guess)
-        self._entry_size = index_entry_size(guess)
+        self.header = replace(h, version_major=majors[-1])
+        self.frame_header_size = frame_header_size(majors[-1])
+        self._entry_size = index_entry_size(majors[-1])
         index, problem = self._load_index()
         chain = self._scan()
         if not chain.offsets:
             self.header, self.frame_header_size, self._entry_size = saved
             return None
-        if guess < COMPACT_FROM:
-            raise ZVC69FormatError(f"the file header says version {said}, but the frames "
-                                   "are laid out as formats 1-9 (32-byte frame headers): the "
-                                   "version byte is damaged", 6)
-        self._version_note = (f"the file header says version {said}, but the frames are "
-                              f"laid out as format {guess} (16-byte frame headers): the "
-                              f"version byte is damaged; read as {guess}.{h.version_minor}")
-        return index, problem, chain
+        names = f"format {majors[0]}" if len(majors) == 1 else f"formats {majors[0]}-{majors[-1]}"
+        what = (f"the file header says version {said}, but the frames are laid out as {names} "
+                f"({layout} frame headers): the version byte is damaged")
+        if len(majors) > 1:
+            raise ZVC69FormatError(what, 6)
+        return index, problem, chain, f"{what}; read as {majors[0]}.{h.version_minor}"
 
     def _load_index(self) -> tuple[list[IndexEntry] | None, tuple[str, int | None] | None]:
         """The index if it passes rules 1-4 of FORMAT.md section 5, else why not."""

@@ -362,8 +362,8 @@ class StreamEncoder:
 
     def _frame_bits(self, base: int, n: int, tries: list[tuple[Any, ...]]) -> float:
         """The stream's bits a frame, to price PSNR in a group trial: the GOP's keyframe
-        spread over the GOP, and the mean of its inter frames so far and of the group's
-        tries (bits first) of its `n` frames, which start at frame `base`."""
+        spread over the GOP, plus the mean of its inter frames so far and of the tries made
+        (each a tuple whose first item is its bits) of the group's `n` frames from `base`."""
         key = max((i for i, st in enumerate(self.stats[:base]) if st.keyframe), default=0)
         inter = [8 * st.size_bytes for st in self.stats[key + 1:base]]
         inter += [t[0] / n for t in tries]
