@@ -78,10 +78,10 @@ def index_entry_size(major: int) -> int:
 Problem = tuple[str, int]  # message, offset relative to the structure's start
 
 
-
 def number_of(pts: int, fps: Fraction) -> int:
     """The frame number (display order) of a pts (90 kHz ticks) at the stream's frame rate."""
     return round(pts * fps / 90000)
+
 
 class FrameType(enum.IntEnum):
     """Frame types stored in the frame header."""

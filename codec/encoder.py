@@ -129,12 +129,13 @@ B_BLOCKS_FAST = (32,)
 # difference (sintel 16 frames, BD-rate Y: one round +3.4 % against two)
 MODE_ROUNDS = 2
 # Group structure by trial (as x264's b-adapt 2, with the real coder): a group of B_FRAMES + 1
-# frames is coded as one anchor with B_FRAMES B-frames, as pairs (one B-frame each) and as
-# P-frames only, and the one that costs least in bits at equal mean luma PSNR is kept
-# (`cheapest`). The first two groups of a GOP are tried, then every Preset.group_trials-th;
-# the groups between reuse the last choice. 17 frames (room_handheld 13), Q1/3/5/7, BD-rate Y
-# against 3 B-frames in every group, trying every group: room_handheld -8.4, megamind -4.5,
-# vtest -0.2, carphone +0.6 %; every 4th group: megamind -3.8 %, carphone +0.6 %.
+# frames is coded as one anchor with B_FRAMES B-frames, then as pairs (one B-frame each), then
+# as P-frames only, each step only while the one before paid, and the coding that costs least
+# in bits at equal mean luma PSNR is kept (`cheapest`). The first two groups of a GOP are
+# tried, then every Preset.group_trials-th; the groups between reuse the last choice.
+# 17 frames (room_handheld 13), Q1/3/5/7, BD-rate Y against 3 B-frames in every group, trying
+# every group: room_handheld -8.4, megamind -4.5, vtest -0.2, carphone +0.6 %; every 4th
+# group: megamind -3.8 %, carphone +0.6 %.
 B_ADAPT = True  # (False: every group has `bframes` B-frames)
 # dB of luma PSNR per e-fold of rate: ZVC69's curves measure 3-7 (median 5) from Q2 up,
 # 4-9.5 from Q1 to Q2. 7 prices PSNR conservatively: a structure that spends more bits must
@@ -334,10 +335,10 @@ class StreamEncoder:
 
     def _try_structures(self, frames: list[np.ndarray], base: int,
                         hists: list[np.ndarray]) -> list[tuple[np.ndarray, FrameStats]]:
-        """Code the group with three B-frames, then pairs, then P-frames only (each step to
-        fewer B-frames only while the one before paid) and keep the coding that costs least
-        in bits at equal mean luma PSNR (`B_ADAPT_SLOPE`); the others' frames are never
-        written."""
+        """Code the group with the most B-frames (`bframes`) per anchor, then pairs, then
+        P-frames only (each step to fewer B-frames only while the one before paid) and keep
+        the coding that costs least in bits at equal mean luma PSNR (`B_ADAPT_SLOPE`); the
+        others' frames are never written."""
         start = self._state()
         tries: list[tuple[Any, ...]] = []
         best = 0
@@ -350,7 +351,8 @@ class StreamEncoder:
             bits = 8 * sum(len(f["payload"]) for _, f in self._unwritten)
             psnr = sum(min(st.psnr_y, 99.0) for _, st in done)
             tries.append((bits, psnr, bcount, done, self._state(), ms))
-            best = cheapest([t[:2] for t in tries], self._frame_bits(base, len(frames), tries))
+            price = self._frame_bits(base, [t[0] / len(frames) for t in tries])
+            best = cheapest([t[:2] for t in tries], price)
             if best != len(tries) - 1:  # fewer B-frames did not pay: still fewer are not tried
                 break
         _, _, self._bcount, done, state, _ = tries[best]
@@ -360,13 +362,12 @@ class StreamEncoder:
             st.timings["group_trial"] = lost
         return done
 
-    def _frame_bits(self, base: int, n: int, tries: list[tuple[Any, ...]]) -> float:
-        """The stream's bits a frame, to price PSNR in a group trial: the GOP's keyframe
-        spread over the GOP, plus the mean of its inter frames so far and of the tries made
-        (each a tuple whose first item is its bits) of the group's `n` frames from `base`."""
-        key = max((i for i, st in enumerate(self.stats[:base]) if st.keyframe), default=0)
-        inter = [8 * st.size_bytes for st in self.stats[key + 1:base]]
-        inter += [t[0] / n for t in tries]
+    def _frame_bits(self, base: int, tried: list[float]) -> float:
+        """The stream's bits a frame, to price PSNR in a group trial of the frames from
+        `base`: the GOP's keyframe spread over the GOP, plus the mean of its inter frames so
+        far and of the tries' bits a frame (`tried`)."""
+        key = next((i for i in range(base - 1, -1, -1) if self.stats[i].keyframe), 0)
+        inter = [8 * st.size_bytes for st in self.stats[key + 1:base]] + tried
         length = min(self.gop, self.total_frames - key) if self.total_frames > key else self.gop
         return 8 * self.stats[key].size_bytes / length + float(np.mean(inter))
 

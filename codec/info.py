@@ -23,6 +23,7 @@ def describe(path: str | os.PathLike[str], verify: bool = False) -> dict[str, An
     """A JSON-serialisable summary of the file; ``verify`` also checks every payload's CRC."""
     with ContainerReader(path) as r:
         h = r.header
+        fps = Fraction(h.fps_num, h.fps_den)
         frames: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
         for e in r.index:
@@ -46,7 +47,7 @@ def describe(path: str | os.PathLike[str], verify: bool = False) -> dict[str, An
                     type=fh.label,
                     size=r.frame_header_size + fh.payload_size,
                     pts=fh.pts,
-                    shown=number_of(fh.pts, Fraction(h.fps_num, h.fps_den)),
+                    shown=number_of(fh.pts, fps),
                     dts=fh.dts,
                     temporal_layer=fh.temporal_layer,
                     ref_flags=fh.ref_flags,
