@@ -273,8 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     rep()
     rep("BD-rate/BD-PSNR: codec.metrics.bd_rate/bd_psnr (cubic fits, overlap only; the anchor "
         "is cut to the tested curve's PSNR or rate range plus one point either side); n/a = no "
-        "overlap. ZVC69 bpp = payload only (size_bytes - 32-byte frame header); JPEG/WebP bpp "
-        "= whole file.")
+        f"overlap. ZVC69 bpp = payload only (size_bytes - {frame_header_size(VERSION[0])}-byte "
+        "frame header); JPEG/WebP bpp = whole file.")
     rep()
 
     # -- speed -----------------------------------------------------------------------------

@@ -32,12 +32,16 @@ MAGIC = b"ZVC69\0"
 # byte). 9.0: B-frames (frame type 2; codec.bipred), stored in decode order. 10.0: a B-frame's
 # mode map and motion fields in one section (codec.bside); 16-byte frame headers (no dts: decode
 # order is file order) and 8-byte index entries (no frame number: it is the entry's position).
-VERSION = (10, 0)
-READABLE_MAJORS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+# 11.0: a detail section's blocks may be coded as four 4x4 transforms (codec.detail).
+VERSION = (11, 0)
+READABLE_MAJORS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
 FILE_HEADER_SIZE = 64
 FRAME_HEADER_SIZE = 32  # formats 1-9
 INDEX_ENTRY_SIZE = 16
 COMPACT_FROM = 10  # the major version with 16-byte frame headers and 8-byte index entries
+# Majors whose frames the newest of them reads as they were meant (each one only adds to the
+# one before): a damaged version byte that hides one of them is read as the newest.
+UPWARD_READABLE = (10, 11)
 MAX_PTS = 1 << 40  # format 10 stores 40-bit pts (90 kHz: about 141 days)
 MAX_DIMENSION = 16384
 MAX_CHANNELS = 4096
@@ -505,10 +509,10 @@ class ContainerReader:
                                      _Chain, str] | None:
         """Nothing reads with the frame layout the version byte names: when the other layout
         (format 10's 16-byte frame headers, or formats 1-9's 32-byte ones) reads frames, the
-        version byte is damaged. A layout that only one known major uses is read as that
-        major (returned: index, its problem, chain and a note); one shared by several (1-9)
-        cannot say which: ZVC69FormatError. None when the other layout reads nothing
-        either."""
+        version byte is damaged. The compact layout's majors (10, 11) are read as the newest,
+        which reads the older's frames alike (returned: index, its problem, chain and a note);
+        formats 1-9's cannot say which: ZVC69FormatError. None when the other layout reads
+        nothing either."""
         h = self.header
         said = f"{h.version_major}.{h.version_minor}"
         compact = h.version_major < COMPACT_FROM  # the layout to try
@@ -526,9 +530,9 @@ class ContainerReader:
         names = f"format {majors[0]}" if len(majors) == 1 else f"formats {majors[0]}-{majors[-1]}"
         what = (f"the file header says version {said}, but the frames are laid out as {names} "
                 f"({layout} frame headers): the version byte is damaged")
-        if len(majors) > 1:
+        if not set(majors) <= set(UPWARD_READABLE):
             raise ZVC69FormatError(what, 6)
-        return index, problem, chain, f"{what}; read as {majors[0]}.{h.version_minor}"
+        return index, problem, chain, f"{what}; read as {majors[-1]}.{h.version_minor}"
 
     def _load_index(self) -> tuple[list[IndexEntry] | None, tuple[str, int | None] | None]:
         """The index if it passes rules 1-4 of FORMAT.md section 5, else why not."""

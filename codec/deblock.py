@@ -8,7 +8,8 @@ enough to be an artefact (|p0 - q0| < alpha) and both sides are smooth (|p1 - p0
 beta), p0 and q0 move toward each other by ((q0 - p0) * 4 + (p1 - q1) + 4) >> 3 clipped to
 +-tc. Vertical edges first, then horizontal ones, on each RGB channel, clipping to 0..255 after
 each; integer arithmetic only, so the decoder filters exactly as the encoder did. alpha, beta
-and tc follow the level's quantiser step (`THRESHOLDS`).
+and tc follow the level's quantiser step (`THRESHOLDS`). Format 11: the 4x4 edges inside a
+block coded as four 4x4 transforms are filtered too, in the same passes.
 """
 
 from __future__ import annotations
@@ -32,13 +33,17 @@ def thresholds(level: int) -> tuple[int, int, int]:
     return THRESHOLDS[level - 1]
 
 
-def _filter_edges(x: np.ndarray, active: np.ndarray, alpha: int, beta: int, tc: int) -> None:
-    """Filter the vertical edges at columns 8, 16, ... of x (H, W, C) uint8 in place, clipping
-    to 0..255; active (H, cols - 1) bool says on which rows each edge may change."""
-    n = min(active.shape[1], (x.shape[1] - 2) // B)  # edges with two pixels on either side
+SPLIT_EDGES = True  # format 11: also the 4x4 edges inside blocks coded as four 4x4 transforms
+
+
+def _filter_edges(x: np.ndarray, active: np.ndarray, alpha: int, beta: int, tc: int,
+                  step: int = B) -> None:
+    """Filter the vertical edges at columns step, 2 step, ... of x (H, W, C) uint8 in place,
+    clipping to 0..255; active (H, edges) bool says on which rows each edge may change."""
+    n = min(active.shape[1], (x.shape[1] - 2) // step)  # edges with two pixels either side
     if n <= 0:
         return
-    at = B * np.arange(1, n + 1)
+    at = step * np.arange(1, n + 1)
     seg = x[:, (at[:, None] + np.arange(-2, 2)).ravel()].astype(np.int16)
     seg = seg.reshape(x.shape[0], n, 4, x.shape[2])
     p1, p0, q0, q1 = seg[:, :, 0], seg[:, :, 1], seg[:, :, 2], seg[:, :, 3]
@@ -49,27 +54,43 @@ def _filter_edges(x: np.ndarray, active: np.ndarray, alpha: int, beta: int, tc: 
     x[:, at] = np.clip(q0 - delta, 0, 255)
 
 
-def deblock(frame: np.ndarray, keep: np.ndarray, level: int) -> np.ndarray:
+def _with_inner(edges: np.ndarray, split: np.ndarray) -> np.ndarray:
+    """(rows, cols - 1) 8x8 edges and (rows, cols) split blocks -> (rows, 2 cols - 1) edges
+    every 4 pixels: a split block's inner edge, then the edge after it, and so on."""
+    out = np.zeros((split.shape[0], 2 * split.shape[1] - 1), bool)
+    out[:, 0::2] = split
+    out[:, 1::2] = edges
+    return out
+
+
+def deblock(frame: np.ndarray, keep: np.ndarray, level: int,
+            split: np.ndarray | None = None) -> np.ndarray:
     """frame (H, W, 3) uint8 filtered across the 8x8 edges next to flagged blocks keep
-    (ceil(H / 8), ceil(W / 8)) bool."""
+    (ceil(H / 8), ceil(W / 8)) bool and, in format 11, the 4x4 edges inside `split` blocks
+    (same grid): all vertical edges left to right in one pass, then all horizontal ones."""
     h, w = frame.shape[:2]
     if not keep.any():
         return frame
     alpha, beta, tc = thresholds(level)
     x = frame.copy()
+    inner = split is not None and SPLIT_EDGES and bool(split.any())
+    step = B // 2 if inner else B
     # vertical edges: between block columns j-1 and j, for j = 1..cols-1
     ev = keep[:, :-1] | keep[:, 1:]  # (rows, cols-1)
-    _filter_edges(x, np.repeat(ev, B, axis=0)[:h], alpha, beta, tc)
-    eh = keep[:-1, :] | keep[1:, :]  # (rows-1, cols)
-    _filter_edges(x.transpose(1, 0, 2), np.repeat(eh.T, B, axis=0)[:w], alpha, beta, tc)
+    eh = (keep[:-1, :] | keep[1:, :]).T  # (cols, rows-1)
+    if inner:
+        ev, eh = _with_inner(ev, split), _with_inner(eh, split.T)
+    _filter_edges(x, np.repeat(ev, B, axis=0)[:h], alpha, beta, tc, step)
+    _filter_edges(x.transpose(1, 0, 2), np.repeat(eh, B, axis=0)[:w], alpha, beta, tc, step)
     return x
 
 
 def loop_filter(frame: np.ndarray, section: DetailSection, keep: np.ndarray, version: int,
-                prof: Profiler) -> np.ndarray:
+                prof: Profiler, split: np.ndarray | None = None) -> np.ndarray:
     """The frame after a detail section, as encoder and decoder both keep it: deblocked in
-    format 5 streams (sections of the format 4 layout, level > 0), else as it is."""
+    format 5 streams (sections of the format 4 layout, level > 0), else as it is; split: the
+    (rows, cols) blocks coded as four 4x4 transforms."""
     if version < 5 or not section.level:
         return frame
     with prof.stage("deblock"):
-        return deblock(frame, keep, section.level)
+        return deblock(frame, keep, section.level, split)

@@ -29,6 +29,7 @@ from .detail import (
     any_on_latent_grid,
     decode_symbols,
     flagged_blocks,
+    split_grid,
     to_latent_grid,
 )
 from .detail import reconstruct as reconstruct_detail
@@ -61,7 +62,7 @@ class _Prepared:
     prof: Profiler
     refine_latents: Latents | None = None  # I-frames with a refinement section
     # P-frames with a detail layer: the section, its flagged-block mask and coefficients
-    detail: tuple[DetailSection, np.ndarray, np.ndarray] | None = None
+    detail: tuple[DetailSection, np.ndarray, np.ndarray, np.ndarray | None] | None = None
 
 
 class StreamDecoder:
@@ -320,15 +321,15 @@ class StreamDecoder:
                          detail=self._detail(p.detail_bytes, prof, side))
 
     def _detail(self, data: bytes, prof: Profiler, side: _DetailSide = None
-                ) -> tuple[DetailSection, np.ndarray, np.ndarray] | None:
+                ) -> tuple[DetailSection, np.ndarray, np.ndarray, np.ndarray | None] | None:
         """Entropy-decode a frame's detail section (empty: none); `side`: the section and
         flagged-block mask `_side_info` already read."""
         if not data:
             return None
         section, keep = side if side is not None else (
             DetailSection.unpack(data, self._version), None)
-        keep, q = decode_symbols(section, self.height, self.width, prof, keep)
-        return section, keep, q
+        keep, q, split = decode_symbols(section, self.height, self.width, prof, keep)
+        return section, keep, q, split
 
     def _finish(self, prep: _Prepared) -> tuple[np.ndarray, FrameStats]:
         """Stage 2: synthesis (and warp for P-frames) on top of the reference."""
@@ -344,10 +345,11 @@ class StreamDecoder:
                 frame = coded.recon
                 st.residual_energy = coded.energy[:rows, :cols].copy()
             if prep.detail is not None:
-                section, keep, q = prep.detail
+                section, keep, q, split = prep.detail
                 base = frame
-                frame, bits8 = reconstruct_detail(section, keep, q, base, prof)
-                frame = loop_filter(frame, section, keep, self._version, prof)
+                frame, bits8 = reconstruct_detail(section, keep, q, base, prof, split)
+                frame = loop_filter(frame, section, keep, self._version, prof,
+                                    split_grid(keep, split))
                 assert prep.latents is not None
                 shape = prep.latents.bits_map.shape
                 energy = block_energy(frame, base.astype(np.float32), shape)[:rows, :cols]
@@ -363,9 +365,10 @@ class StreamDecoder:
             coded = self.codecs.residual.reconstruct(prep.latents, prep.skip, pred, prof)
             frame, energy = coded.recon, coded.energy
             if prep.detail is not None:
-                section, keep, q = prep.detail
-                frame, bits8 = reconstruct_detail(section, keep, q, frame, prof)
-                frame = loop_filter(frame, section, keep, self._version, prof)
+                section, keep, q, split = prep.detail
+                frame, bits8 = reconstruct_detail(section, keep, q, frame, prof, split)
+                frame = loop_filter(frame, section, keep, self._version, prof,
+                                    split_grid(keep, split))
                 energy = block_energy(frame, pred, prep.skip.shape)
                 bits_map = to_latent_grid(bits8, *prep.skip.shape)
                 if prep.latents is not None:

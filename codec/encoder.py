@@ -524,7 +524,8 @@ class StreamEncoder:
         if detail is not None:
             payload.detail_bytes = detail.section.pack()
             base = recon
-            recon = loop_filter(detail.recon, detail.section, detail.keep, self.layout, prof)
+            recon = loop_filter(detail.recon, detail.section, detail.keep, self.layout, prof,
+                                detail.split)
             lat_rows, lat_cols = bits_map.shape
             bits_map = bits_map + to_latent_grid(detail.bits_map, lat_rows, lat_cols)
             energy = block_energy(recon, base.astype(np.float32), bits_map.shape)[:rows, :cols]
@@ -651,7 +652,8 @@ class StreamEncoder:
         recon, energy = coded.recon, coded.energy
         bits_map = lat.bits_map if lat else np.zeros(coded.skip.shape, np.float32)
         if detail is not None:
-            recon = loop_filter(detail.recon, detail.section, detail.keep, self.layout, prof)
+            recon = loop_filter(detail.recon, detail.section, detail.keep, self.layout, prof,
+                                detail.split)
             energy = block_energy(recon, pred, coded.skip.shape)
             bits_map = bits_map + to_latent_grid(detail.bits_map, *coded.skip.shape)
         payload = replace(base, skip_bytes=skip_bytes, z_bytes=lat.z_bytes if lat else b"",

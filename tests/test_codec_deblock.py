@@ -28,6 +28,23 @@ def test_small_step_across_a_flagged_edge_is_smoothed():
     assert np.array_equal(g[:, :6], f[:, :6])  # only the two pixels next to the edge
 
 
+def test_inner_edges_of_split_blocks_are_smoothed():
+    """Format 11: a block coded as four 4x4 transforms also has its edges at 4 filtered."""
+    f = np.full((16, 24, 3), 100, np.uint8)
+    f[:, 4:8] = 106  # a step at column 4, inside block (0, 0) and block (1, 0)
+    f[4:8, 12:] = 94  # and one at row 4 / row 8 of block column 1
+    keep = np.zeros((2, 3), bool)
+    keep[0, 0] = keep[0, 1] = True
+    assert np.array_equal(deblock(f, keep, 3)[:, :6], f[:, :6])  # 8x8 blocks: no edge at 4
+    split = np.zeros((2, 3), bool)
+    split[0, 0] = split[0, 1] = True
+    g = deblock(f, keep, 3, split)
+    assert g[0, 3, 0] > 100 and g[0, 4, 0] < 106  # inside the split block
+    assert np.array_equal(g[10:, :6], f[10:, :6])  # block (1, 0): neither flagged nor split
+    assert g[3, 12, 0] < 100 and g[4, 12, 0] > 94  # the horizontal inner edge at row 4
+    assert np.array_equal(g[:, 20:], f[:, 20:])  # block column 2: untouched at 20..23
+
+
 def test_real_edges_and_unflagged_frames_are_left_alone():
     f = np.full((16, 16, 3), 40, np.uint8)
     f[:, 8:] = 200  # far above alpha: an edge of the picture, not of the blocks

@@ -14,9 +14,10 @@ from codec.profiler import Profiler
 from tests.codec_helpers import encode, pan_clip, texture
 
 
-def _inverse_exact(q: np.ndarray, steps16: tuple[int, int]) -> np.ndarray:
+def _inverse_exact(q: np.ndarray, steps16: tuple[int, int], matrix: np.ndarray = D._D_INT
+                   ) -> np.ndarray:
     """The same fixed-point arithmetic with Python integers (no float anywhere)."""
-    d = [[int(v) for v in row] for row in D._D_INT]
+    d = [[int(v) for v in row] for row in matrix]
     t = [[int(v) for v in row] for row in D._T_INT]
     out = np.zeros(q.shape, np.int64)
     for n in range(q.shape[0]):
@@ -35,6 +36,17 @@ def _inverse_exact(q: np.ndarray, steps16: tuple[int, int]) -> np.ndarray:
     return out
 
 
+def _cells4(frame: np.ndarray, seed: int = 0) -> np.ndarray:
+    """frame with its top-left 4x4 cells (half of them) set to random flat colours: content
+    that four 4x4 transforms code with four DCs where one 8x8 transform needs many."""
+    rng = np.random.default_rng(seed)
+    h, w = frame.shape[:2]
+    cells = np.repeat(np.repeat(rng.integers(0, 256, (h // 4, w // 4, 3)), 4, 0), 4, 1)
+    out = frame.copy()
+    out[: h // 2, : w // 2] = cells[: h // 2, : w // 2]
+    return out
+
+
 def test_inverse_transform_is_exact_integer_arithmetic():
     rng = np.random.default_rng(3)
     q = rng.integers(-60, 61, (3, 3, 8, 8)).astype(np.int32)
@@ -43,6 +55,13 @@ def test_inverse_transform_is_exact_integer_arithmetic():
     q[2] = rng.integers(-800, 801, (3, 8, 8))  # |q * step16| near the 2^16 a valid stream holds
     steps = (37, 74)
     assert np.array_equal(D.inverse(q, steps), _inverse_exact(q, steps))
+    # Format 11's 4x4 blocks: the 4-point DCT on each quadrant, mixed with 8x8 blocks.
+    split = np.array([True, False, True])
+    d4 = np.kron(np.eye(2, dtype=np.int64), D._C4_INT)
+    assert np.allclose(d4 @ d4.T, 4096**2 * np.eye(8), rtol=1e-3)  # orthonormal x 4096
+    mixed = D.inverse(q, steps, split)
+    assert np.array_equal(mixed[split], _inverse_exact(q[split], steps, d4))
+    assert np.array_equal(mixed[~split], _inverse_exact(q[~split], steps))
 
 
 def test_forward_then_inverse_recovers_the_residual_within_half_a_step():
@@ -57,20 +76,28 @@ def test_forward_then_inverse_recovers_the_residual_within_half_a_step():
     assert err.mean() < 0.5 * base_err.mean(), (err.mean(), base_err.mean())
 
 
-def test_decoder_side_rebuilds_the_encoders_frame_and_bits():
+@pytest.mark.parametrize("version", [5, 11])
+def test_decoder_side_rebuilds_the_encoders_frame_and_bits(version):
     rng = np.random.default_rng(1)
     base = texture(72, 88, seed=4)  # not a multiple of 8: partial blocks at the edges
     frame = np.clip(base.astype(np.float64) + rng.normal(0, 9, base.shape), 0, 255).astype(
         np.uint8)
     frame[10:40, 20:60] = texture(30, 40, seed=5)  # new content to code
     prof = Profiler()
-    coded = D.encode_detail(frame, base, 6, prof)
+    frame = _cells4(frame)  # where four 4x4 transforms beat one 8x8
+    coded = D.encode_detail(frame, base, 6, prof, version)
     assert coded is not None
-    section = D.DetailSection.unpack(coded.section.pack())
+    assert (coded.split is not None) == (version >= D.TRANSFORM4_FROM)
+    if coded.split is not None:
+        assert coded.split[coded.keep].any() and not coded.split[~coded.keep].any()
+        assert coded.split.sum() < coded.keep.sum()  # both kinds chosen
+    section = D.DetailSection.unpack(coded.section.pack(), version)
     assert section.bits() == coded.section.bits()
-    keep, q = D.decode_symbols(section, 72, 88, prof)
+    keep, q, split = D.decode_symbols(section, 72, 88, prof)
     assert keep.shape == D.grid(72, 88) == (9, 11)
-    frame2, bits = D.reconstruct(section, keep, q, base, prof)
+    if coded.split is not None:
+        assert np.array_equal(split, coded.split[keep])
+    frame2, bits = D.reconstruct(section, keep, q, base, prof, split)
     assert np.array_equal(frame2, coded.recon)
     assert np.allclose(bits, coded.bits_map)
     assert keep[2:5, 3:7].all()  # the new content is coded
@@ -91,15 +118,15 @@ def test_step_follows_the_level_lambda():
     assert 5 < steps[-1] < 20 and 60 < steps[0] < 200
 
 
-@pytest.mark.parametrize("cut", [0, 3, 10, 26])
+@pytest.mark.parametrize("cut", [0, 3, 10, 26, -1])
 def test_truncated_section_is_a_format_error(cut):
     base = texture(32, 48)
-    frame = texture(32, 48, seed=7)
-    coded = D.encode_detail(frame, base, 5, Profiler())
-    assert coded is not None
+    frame = _cells4(texture(32, 48, seed=7))  # 4x4 blocks in format 11
+    coded = D.encode_detail(frame, base, 5, Profiler(), 11)
+    assert coded is not None and coded.split is not None
     data = coded.section.pack()
     with pytest.raises(ZVC69FormatError):
-        section = D.DetailSection.unpack(data[:cut])
+        section = D.DetailSection.unpack(data[:cut], 11)
         D.decode_symbols(section, 32, 48, Profiler())
 
 
@@ -191,12 +218,54 @@ def test_top_quality_streams_pass_the_learned_ceiling(tmp_path):
                                                                    strict=True))
 
 
-def test_damaged_sections_fail_with_format_errors_only():
+def _split_sections(path) -> list[bool]:
+    """For every frame of a stream with a detail section: does it code 4x4 blocks?"""
+    from codec.container import ContainerReader, FrameType
+    from codec.inter import InterPayload
+    from codec.intra import IntraPayload
+
+    out = []
+    with ContainerReader(path) as r:
+        major = r.header.version_major
+        for n in range(len(r)):
+            fh, data = r.read_frame(n)
+            if fh.frame_type == FrameType.I:
+                detail = IntraPayload.unpack(data, r.header.height, r.header.width).detail_bytes
+            else:
+                detail = InterPayload.unpack(data, major, fh.frame_type == FrameType.B).detail_bytes
+            if detail:
+                out.append(D.DetailSection.unpack(detail, major).scales4 is not None)
+    return out
+
+
+def test_format_11_streams_code_4x4_blocks_and_format_10_streams_still_decode(
+        tmp_path, monkeypatch):
+    """A pan over flat 4x4 cells: format 11 codes some blocks as 4x4 transforms, in I- and
+    P-frames, and decodes exactly; the same clip written as format 10 has none and decodes
+    exactly with today's reader."""
+    import codec.container
+
+    frames = [_cells4(f, seed=1) for f in pan_clip(4, 64, 96, step=2)]
+    frames = [np.roll(frames[0], 2 * i, axis=1) for i in range(4)]
+    monkeypatch.setattr(codec.container, "VERSION", (10, 0))
+    old, _ = encode(tmp_path / "v10.zvc69", frames, quality=6, bframes=0)
+    monkeypatch.undo()
+    new, _ = encode(tmp_path / "v11.zvc69", frames, quality=6, bframes=0)
+    assert not any(_split_sections(tmp_path / "v10.zvc69"))
+    assert any(_split_sections(tmp_path / "v11.zvc69"))
+    for name, want in (("v10", old), ("v11", new)):
+        with StreamDecoder(tmp_path / f"{name}.zvc69", codecs=shared_codecs("cpu")) as dec:
+            for i, (frame, _) in enumerate(dec.frames()):
+                assert np.array_equal(frame, want[i]), (name, i)
+
+
+@pytest.mark.parametrize("version", [5, 11])
+def test_damaged_sections_fail_with_format_errors_only(version):
     """Flipped bytes and truncations anywhere in a section: decoding either succeeds (a valid
     but different section) or raises ZVC69FormatError, never anything else."""
-    base, frame = texture(64, 96), texture(64, 96, seed=3)
-    coded = D.encode_detail(frame, base, 6, Profiler())
-    assert coded is not None
+    base, frame = texture(64, 96), _cells4(texture(64, 96, seed=3))  # 4x4 blocks in format 11
+    coded = D.encode_detail(frame, base, 6, Profiler(), version)
+    assert coded is not None and (coded.split is not None) == (version == 11)
     good = coded.section.pack()
     rng = np.random.default_rng(0)
     failures = 0
@@ -206,9 +275,9 @@ def test_damaged_sections_fail_with_format_errors_only():
         if trial % 3 == 0:
             data = data[: rng.integers(0, len(data))]
         try:
-            section = D.DetailSection.unpack(bytes(data))
-            keep, q = D.decode_symbols(section, 64, 96, Profiler())
-            D.reconstruct(section, keep, q, base, Profiler())
+            section = D.DetailSection.unpack(bytes(data), version)
+            keep, q, split = D.decode_symbols(section, 64, 96, Profiler())
+            D.reconstruct(section, keep, q, base, Profiler(), split)
         except ZVC69FormatError:
             failures += 1
     assert failures > 30

@@ -85,9 +85,10 @@ def test_the_shipped_model_predicts_and_it_saves_bits():
 def test_streams_decode_exactly_and_format_7_streams_still_do(tmp_path, monkeypatch):
     frames = pan_clip(3, 64, 96)
     new, _ = encode(tmp_path / "v8.zvc69", frames, quality=3, gop=2)
+    today = codec.container.VERSION[0]
     monkeypatch.setattr(codec.container, "VERSION", (7, 0))
     old, _ = encode(tmp_path / "v7.zvc69", frames, quality=3, gop=2)
-    for name, recons, major, spatial in (("v8", new, 10, True), ("v7", old, 7, False)):
+    for name, recons, major, spatial in (("v8", new, today, True), ("v7", old, 7, False)):
         with StreamDecoder(tmp_path / f"{name}.zvc69", codecs=shared_codecs("cpu")) as dec:
             assert dec.header.version_major == major
             for n in (0, 2):  # both keyframes

@@ -30,10 +30,10 @@ TYPES = [FrameType.I, FrameType.P, FrameType.B, FrameType.B_BI, FrameType.I, Fra
 PAYLOADS = [bytes([0x11 * (n + 1)]) * (3 * n + 1) for n in range(len(TYPES))]
 
 
-@pytest.fixture(scope="module", params=[9, 10], ids=["format9", "format10"])
+@pytest.fixture(scope="module", params=[9, 11], ids=["format9", "format11"])
 def clip(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """A small valid file: 6 frames of every type, 1..16-byte payloads, with an index; in
-    format 9's layout (32-byte frame headers, 16-byte index entries) and format 10's (16, 8)."""
+    format 9's layout (32-byte frame headers, 16-byte index entries) and format 11's (16, 8)."""
     path = tmp_path_factory.mktemp("clip") / "clip.zvc69"
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(codec.container, "VERSION", (request.param, 0))
@@ -87,7 +87,7 @@ def patch(data: bytes, offset: int, fmt: str, value: int) -> bytes:
     ("offset", "fmt", "value", "error", "message"),
     [
         (0, "<B", ord("X"), ZVC69FormatError, "not a ZVC69 file"),
-        (6, "<B", 11, ZVC69FormatError, "unsupported version 11.0 .this reader knows 1.x, 2.x"),
+        (6, "<B", 12, ZVC69FormatError, "unsupported version 12.0 .this reader knows 1.x, 2.x"),
         (12, "<H", 0, ZVC69FormatError, "width 0"),
         (14, "<H", 16385, ZVC69FormatError, "height 16385"),
         (16, "<H", 0, ZVC69FormatError, "frame-rate numerator 0"),
@@ -160,14 +160,16 @@ def test_every_single_bit_flip(tmp_path: Path, clip: bytes) -> None:
 
 
 def test_damaged_version_byte_is_named(tmp_path: Path, clip: bytes) -> None:
-    """A version byte naming the other frame layout (10 <-> 1-9) is named, not read as a file
-    without frames: format 10's frames are read as 10.0; 32-byte ones cannot be placed."""
-    if clip[6] == 10:
+    """A version byte naming the other frame layout (10-11 <-> 1-9) is named, not read as a
+    file without frames: compact frames are read as 11.0 (which reads format 10's frames
+    alike); 32-byte ones cannot be placed."""
+    if clip[6] >= 10:
         path = put(tmp_path, patch(clip, 6, "<B", 8))
         assert read_all(path) == dict(enumerate(PAYLOADS))
         with ContainerReader(path) as r:
-            assert r.header.version_major == 10 and not r.index_rebuilt
-            assert "says version 8.0, but the frames are laid out as format 10" in r.damage
+            assert r.header.version_major == 11 and not r.index_rebuilt
+            assert "says version 8.0, but the frames are laid out as formats 10-11" in r.damage
+            assert "read as 11.0" in r.damage
         with pytest.raises(ZVC69FormatError, match="version byte is damaged") as e:
             ContainerReader(path, strict=True)
     else:
