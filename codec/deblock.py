@@ -33,9 +33,6 @@ def thresholds(level: int) -> tuple[int, int, int]:
     return THRESHOLDS[level - 1]
 
 
-SPLIT_EDGES = True  # format 11: also the 4x4 edges inside blocks coded as four 4x4 transforms
-
-
 def _filter_edges(x: np.ndarray, active: np.ndarray, alpha: int, beta: int, tc: int,
                   step: int = B) -> None:
     """Filter the vertical edges at columns step, 2 step, ... of x (H, W, C) uint8 in place,
@@ -73,7 +70,7 @@ def deblock(frame: np.ndarray, keep: np.ndarray, level: int,
         return frame
     alpha, beta, tc = thresholds(level)
     x = frame.copy()
-    inner = split is not None and SPLIT_EDGES and bool(split.any())
+    inner = split is not None and bool(split.any())
     step = B // 2 if inner else B
     # vertical edges: between block columns j-1 and j, for j = 1..cols-1
     ev = keep[:, :-1] | keep[:, 1:]  # (rows, cols-1)

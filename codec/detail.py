@@ -461,8 +461,9 @@ def _select_plain(q: np.ndarray, gain: np.ndarray, lam: float, contexts: bool,
 def _select_split(q8: np.ndarray, gain8: np.ndarray, q4: np.ndarray, gain4: np.ndarray,
                   lam: float, tables: entropy.GaussianTables) -> _Selection | None:
     """Per block nothing, one 8x8 or four 4x4 transforms, whichever saves the most distortion
-    at `lam` net of its bits, with each transform's scales refitted to its blocks; None when
-    no block takes 4x4."""
+    at `lam` net of its bits; then up to two rounds with each transform's scales refitted to
+    the blocks that chose it (a block keeps its transform or drops out: no oscillation).
+    None when no block takes 4x4."""
     n = len(q8)
     cand = np.flatnonzero(q8.reshape(n, -1).any(1) | q4.reshape(n, -1).any(1))
     if not cand.size:
