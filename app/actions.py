@@ -9,9 +9,10 @@ from PySide6.QtWidgets import QStyle, QWidget
 
 from app.views.overlays import OVERLAY_NAMES, OVERLAY_TITLES
 
-OVERLAY_KEYS = {"mv": "M", "skip": "S", "residual": "R", "bits": "B", "grid": "G"}
+OVERLAY_KEYS = {"mv": "M", "skip": "S", "residual": "R", "bits": "B", "transform": "T",
+                "grid": "G"}
 OVERLAY_SHORT = {"mv": "MV", "skip": "Skip", "residual": "Residual", "bits": "Bits",
-                 "grid": "Grid"}
+                 "transform": "4×4", "grid": "Grid"}
 DISPLAY_MODES = ("decoded", "source", "difference")
 DISPLAY_TITLES = {"decoded": "Decoded", "source": "Source", "difference": "Difference ×4"}
 

@@ -27,6 +27,7 @@ from .deblock import loop_filter
 from .detail import (
     DetailSection,
     any_on_latent_grid,
+    block_transforms,
     decode_symbols,
     flagged_blocks,
     split_grid,
@@ -213,12 +214,13 @@ class StreamDecoder:
                                            f"{self._version} stream (8.0 and later only)", 0)
                 st.latent_prediction = ip.spatial
                 st.quality = ip.level
+                side = self._detail_side(ip.detail_bytes, st)
                 if ip.refine is None:
-                    return st, ip, np.zeros((0, 0), bool), None
+                    return st, ip, np.zeros((0, 0), bool), side
                 st.refine_quality = ip.refine.level
                 skip = decode_skip(ip.refine.skip_bytes, *self._grid)
                 st.skip = skip[:rows, :cols].copy()
-                return st, ip, skip, None
+                return st, ip, skip, side
             bidir = fh.frame_type == FrameType.B
             if fh.frame_type not in (FrameType.P, FrameType.B):
                 raise ZVC69FormatError(f"frame {n}: frame type {fh.frame_type.label} is not "
@@ -264,14 +266,21 @@ class StreamDecoder:
                 self._keep_field(n, st.mv, span)
             skip = decode_skip(pp.skip_bytes, *self._grid)
             shown = skip  # reported: blocks that get no residual at all (nor detail)
-            side = None
-            if pp.detail_bytes:
-                section = DetailSection.unpack(pp.detail_bytes, self._version)
-                keep8 = flagged_blocks(section, self.height, self.width)
-                shown = skip & ~any_on_latent_grid(keep8, *skip.shape)
-                side = (section, keep8)
+            side = self._detail_side(pp.detail_bytes, st)
+            if side is not None:
+                shown = skip & ~any_on_latent_grid(side[1], *skip.shape)
             st.skip = shown[:rows, :cols].copy()
             return st, pp, skip, side
+
+    def _detail_side(self, data: bytes, st: FrameStats) -> _DetailSide:
+        """A frame's detail section (empty: none) parsed, with its flagged-block mask; sets
+        st.detail_blocks (the maps only, no coefficients)."""
+        if not data:
+            return None
+        section = DetailSection.unpack(data, self._version)
+        keep8 = flagged_blocks(section, self.height, self.width)
+        st.detail_blocks = block_transforms(section, keep8)
+        return section, keep8
 
     def _keep_field(self, n: int, mv: np.ndarray, span: int) -> None:
         """Remember a reference's vector field, pointing back over `span` frames."""
@@ -314,7 +323,8 @@ class StreamDecoder:
             r = p.refine
             refine = None if r is None else self.codecs.residual.decode_latents(
                 r.z_bytes, r.y_bytes, r.level, skip, self._pad, prof)
-            return _Prepared(st, p, skip, lat, prof, refine, self._detail(p.detail_bytes, prof))
+            return _Prepared(st, p, skip, lat, prof, refine,
+                             self._detail(p.detail_bytes, prof, side))
         lat = self.codecs.residual.decode_latents(p.z_bytes, p.y_bytes, p.level, skip,
                                                   self._pad, prof, p.spatial)
         return _Prepared(st, p, skip, lat, prof,

@@ -225,6 +225,11 @@ class CodedDetail:
     keep: np.ndarray  # (ceil(H / 8), ceil(W / 8)) bool, blocks that carry coefficients
     split: np.ndarray | None = None  # (ceil(H / 8), ceil(W / 8)) bool, blocks coded as 4x4
 
+    def transforms(self) -> np.ndarray:
+        """FrameStats.detail_blocks: 0 no coefficients, 1 one 8x8 transform, 2 four 4x4."""
+        out = self.keep.astype(np.uint8)
+        return out if self.split is None else out + self.split
+
 
 def grid(height: int, width: int) -> tuple[int, int]:
     return -(-height // B), -(-width // B)
@@ -621,6 +626,15 @@ def split_grid(keep: np.ndarray, split: np.ndarray | None) -> np.ndarray | None:
         return None
     out = np.zeros(keep.shape, bool)
     out[keep] = split
+    return out
+
+
+def block_transforms(section: DetailSection, keep: np.ndarray) -> np.ndarray:
+    """(rows, cols) uint8 from the maps alone (no coefficients): 0 for blocks without
+    coefficients, 1 for one 8x8 transform, 2 for four 4x4 (FrameStats.detail_blocks)."""
+    out = keep.astype(np.uint8)
+    if section.scales4 is not None:
+        out += decode_split(section.split_bytes, keep)
     return out
 
 

@@ -526,6 +526,7 @@ class StreamEncoder:
             base = recon
             recon = loop_filter(detail.recon, detail.section, detail.keep, self.layout, prof,
                                 detail.split)
+            st.detail_blocks = detail.transforms()
             lat_rows, lat_cols = bits_map.shape
             bits_map = bits_map + to_latent_grid(detail.bits_map, lat_rows, lat_cols)
             energy = block_energy(recon, base.astype(np.float32), bits_map.shape)[:rows, :cols]
@@ -654,6 +655,7 @@ class StreamEncoder:
         if detail is not None:
             recon = loop_filter(detail.recon, detail.section, detail.keep, self.layout, prof,
                                 detail.split)
+            st.detail_blocks = detail.transforms()
             energy = block_energy(recon, pred, coded.skip.shape)
             bits_map = bits_map + to_latent_grid(detail.bits_map, *coded.skip.shape)
         payload = replace(base, skip_bytes=skip_bytes, z_bytes=lat.z_bytes if lat else b"",

@@ -87,6 +87,9 @@ class FrameStats:
     mv_back: np.ndarray | None = None
     modes: np.ndarray | None = None
     reference: bool = True  # later frames may predict from this one
+    # the detail layer's 8x8 blocks (ceil(H / 8), ceil(W / 8)) uint8: 0 no coefficients, 1 one
+    # 8x8 transform, 2 four 4x4 transforms (format 11); None: the frame has no detail layer
+    detail_blocks: np.ndarray | None = None
     decode_index: int | None = None  # position in the stream (decode order), when known
 
     @property
@@ -128,6 +131,10 @@ class FrameStats:
             "refs": None if self.refs is None else "{} {}".format(*self.refs),
             "reference": self.reference,
             "decode_index": self.decode_index,
+            "detail_blocks": None if self.detail_blocks is None
+            else int(np.count_nonzero(self.detail_blocks)),
+            "detail_4x4": None if self.detail_blocks is None
+            else int(np.count_nonzero(self.detail_blocks == 2)),
         }
         for part in BIT_PARTS:
             out[f"bits_{part}"] = self.bits.get(part, 0)

@@ -106,7 +106,8 @@ def test_clicking_the_frame_size_chart_seeks(qtbot, window, stream):
 def test_each_overlay_changes_the_rendered_frame(qtbot, window, stream, name):
     path, _, decoded = stream
     field = {"mv": "mv", "skip": "skip", "residual": "residual_energy",
-             "bits": "bits_per_block", "grid": "bits_per_block"}[name]
+             "bits": "bits_per_block", "transform": "detail_blocks",
+             "grid": "bits_per_block"}[name]
     with_content = [n for n, (_, st) in enumerate(decoded)
                     if getattr(st, field) is not None and np.any(getattr(st, field))]
     assert with_content, f"the encoder produced no {field} in this clip"  # frame 1 repeats 0

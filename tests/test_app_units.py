@@ -162,3 +162,8 @@ def test_frame_panel_names_the_refinement():
     assert "Latent prediction" not in rows and st.summary()["latent_prediction"] is False
     st.latent_prediction = True
     assert {n: v for n, v, _ in frame_rows(st)}["Latent prediction"].startswith("spatial")
+    assert "Detail blocks" not in rows and st.summary()["detail_4x4"] is None
+    st.detail_blocks = np.array([[0, 1, 2], [2, 2, 0]], np.uint8)
+    rows = {name: (value, dict(kids)) for name, value, kids in frame_rows(st)}
+    assert rows["Detail blocks"] == ("4 of 6 8×8", {"one 8×8 transform": "1", "four 4×4": "3"})
+    assert (st.summary()["detail_blocks"], st.summary()["detail_4x4"]) == (4, 3)

@@ -250,13 +250,22 @@ def test_format_11_streams_code_4x4_blocks_and_format_10_streams_still_decode(
     monkeypatch.setattr(codec.container, "VERSION", (10, 0))
     old, _ = encode(tmp_path / "v10.zvc69", frames, quality=6, bframes=0)
     monkeypatch.undo()
-    new, _ = encode(tmp_path / "v11.zvc69", frames, quality=6, bframes=0)
+    new, stats = encode(tmp_path / "v11.zvc69", frames, quality=6, bframes=0)
     assert not any(_split_sections(tmp_path / "v10.zvc69"))
     assert any(_split_sections(tmp_path / "v11.zvc69"))
     for name, want in (("v10", old), ("v11", new)):
         with StreamDecoder(tmp_path / f"{name}.zvc69", codecs=shared_codecs("cpu")) as dec:
-            for i, (frame, _) in enumerate(dec.frames()):
+            for i, (frame, st) in enumerate(dec.frames()):
                 assert np.array_equal(frame, want[i]), (name, i)
+                if name == "v11":  # the analyzer's map of transform sizes, as encoded
+                    assert np.array_equal(st.detail_blocks, stats[i].detail_blocks), i
+            if name == "v11":  # and from the side information alone
+                scanned = [st.detail_blocks for st in dec.scan()]
+                assert all(np.array_equal(a, b.detail_blocks) for a, b in zip(scanned, stats,
+                                                                              strict=True))
+                assert any((a == 2).any() for a in scanned) and any((a == 1).any()
+                                                                    for a in scanned)
+                assert stats[0].summary()["detail_4x4"] == int((scanned[0] == 2).sum())
 
 
 @pytest.mark.parametrize("version", [5, 11])

@@ -56,6 +56,11 @@ def frame_rows(s: FrameStats, timings: dict[str, float] | None = None,
     rows.append(("Skipped blocks", "—" if s.skip_ratio is None
                  else f"{100 * s.skip_ratio:.1f}%", []))
     rows.append(("Residual energy", opt(s.mean_residual_energy, ".4g"), []))
+    if s.detail_blocks is not None:
+        coded = int(np.count_nonzero(s.detail_blocks))
+        four = int(np.count_nonzero(s.detail_blocks == 2))
+        rows.append(("Detail blocks", f"{coded:,} of {s.detail_blocks.size:,} 8×8",
+                     [("one 8×8 transform", f"{coded - four:,}"), ("four 4×4", f"{four:,}")]))
     if s.mv is not None and s.mv.size:
         mag = (s.mv[..., 0] ** 2 + s.mv[..., 1] ** 2) ** 0.5
         rows.append(("Motion |mv|", f"mean {float(mag.mean()):.2f} · max {float(mag.max()):.2f} px",

@@ -144,6 +144,8 @@ class SyntheticSource:
             energy[skip] = 0.0
             bpb = (40.0 + 30.0 * np.cos(rr * 0.5 - cc * 0.4 + n)).astype(np.float32)
             bpb[skip] = 2.0
+        dr, dc = np.mgrid[0 : -(-self.height // 8), 0 : -(-self.width // 8)]
+        detail = ((dr * 3 + dc * 5 + n) % 7 % 3).astype(np.uint8)  # none, 8x8, 4x4
         total_bits = int(bpb.sum())
         if key:
             bits = {"header": 96, "hyperprior": total_bits // 10, "latent": total_bits * 9 // 10}
@@ -166,4 +168,5 @@ class SyntheticSource:
             skip=skip,
             residual_energy=energy,
             bits_per_block=bpb,
+            detail_blocks=detail,
         )

@@ -60,6 +60,11 @@ def block_details(s: FrameStats, row: int, col: int,
     bits = at(s.bits_per_block)
     if bits is not None:
         out.append(f"{float(bits):.0f} bits")
+    d = s.block_size // 8  # detail blocks per block, along each side
+    where = (row * d, col * d) if pixel is None else (pixel[1] // 8, pixel[0] // 8)
+    transform = at(s.detail_blocks, *where)
+    if transform:
+        out.append("detail 4×4" if int(transform) == 2 else "detail 8×8")
     return out
 
 

@@ -1,4 +1,4 @@
-"""Analysis overlays drawn over the frame: motion vectors, skip mask, heatmaps, block grid.
+"""Analysis overlays over the frame: motion vectors, skip mask, heatmaps, transform sizes, grid.
 
 Every overlay is a function of the frame's FrameStats; each has a visibility and an opacity.
 Geometry is in image pixels (the frame view's ViewBox coordinates, y down).
@@ -16,17 +16,20 @@ from PySide6.QtGui import QColor, QPen
 
 from app.views import colormaps as cm
 from codec.bipred import BACKWARD, FORWARD
+from codec.detail import B as DETAIL_BLOCK
 from codec.stats import FrameStats
 
-OVERLAY_NAMES = ("mv", "skip", "residual", "bits", "grid")
+OVERLAY_NAMES = ("mv", "skip", "residual", "bits", "transform", "grid")
 OVERLAY_TITLES = {
     "mv": "Motion vectors",
     "skip": "Skip mask",
     "residual": "Residual energy",
     "bits": "Bits per block",
+    "transform": "Transform sizes",
     "grid": "Block grid",
 }
-DEFAULT_OPACITY = {"mv": 1.0, "skip": 0.55, "residual": 0.7, "bits": 0.7, "grid": 0.5}
+DEFAULT_OPACITY = {"mv": 1.0, "skip": 0.55, "residual": 0.7, "bits": 0.7, "transform": 0.5,
+                   "grid": 0.5}
 
 
 class Overlay:
@@ -99,13 +102,17 @@ class BlockMapOverlay(Overlay):
         vmax = self.vmax if self.vmax else float(np.nanmax(values)) if values.size else 1.0
         return cm.heat_rgba(values, vmax or 1.0, self.cmap, self.log)
 
+    def cell(self, stats: FrameStats) -> int:
+        """Pixels per map entry."""
+        return stats.block_size
+
     def redraw(self) -> None:
         values = None if self.stats is None else self.values(self.stats)
         if values is None or values.size == 0:
             self.image.clear()
             return
         assert self.stats is not None
-        bs = self.stats.block_size
+        bs = self.cell(self.stats)
         rows, cols = values.shape[:2]
         self.image.setImage(self.rgba(values), levels=None, autoLevels=False)
         self.image.setRect(QRectF(0, 0, cols * bs, rows * bs))
@@ -147,6 +154,25 @@ class SkipOverlay(BlockMapOverlay):
 
     def legend(self) -> str:
         return "green: skipped blocks (no residual sent)"
+
+
+class TransformOverlay(BlockMapOverlay):
+    """The detail layer's 8x8 blocks that carry coefficients, by transform size."""
+
+    name = "transform"
+    colours = ((0, 0, 0, 0), (70, 150, 255, 255), (255, 150, 40, 255))  # none, 8x8, 4x4
+
+    def cell(self, stats: FrameStats) -> int:
+        return DETAIL_BLOCK
+
+    def values(self, stats: FrameStats) -> np.ndarray | None:
+        return stats.detail_blocks
+
+    def rgba(self, values: np.ndarray) -> np.ndarray:
+        return np.asarray(self.colours, np.uint8)[np.clip(values, 0, 2)]
+
+    def legend(self) -> str:
+        return "detail layer: blue one 8×8 transform, orange four 4×4 (uncoloured: none)"
 
 
 class GridOverlay(Overlay):
@@ -345,6 +371,7 @@ OVERLAY_CLASSES: dict[str, type[Overlay]] = {
     "skip": SkipOverlay,
     "residual": ResidualOverlay,
     "bits": BitsOverlay,
+    "transform": TransformOverlay,
     "grid": GridOverlay,
 }
 
