@@ -12,7 +12,7 @@ from app.views.overlays import OVERLAY_NAMES, OVERLAY_TITLES
 OVERLAY_KEYS = {"mv": "M", "skip": "S", "residual": "R", "bits": "B", "transform": "T",
                 "grid": "G"}
 OVERLAY_SHORT = {"mv": "MV", "skip": "Skip", "residual": "Residual", "bits": "Bits",
-                 "transform": "4×4", "grid": "Grid"}
+                 "transform": "Transform", "grid": "Grid"}
 DISPLAY_MODES = ("decoded", "source", "difference")
 DISPLAY_TITLES = {"decoded": "Decoded", "source": "Source", "difference": "Difference ×4"}
 
