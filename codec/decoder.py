@@ -27,7 +27,7 @@ from .deblock import loop_filter
 from .detail import (
     DetailSection,
     any_on_latent_grid,
-    block_transforms,
+    decode_split,
     decode_symbols,
     flagged_blocks,
     split_grid,
@@ -51,7 +51,8 @@ from .weights import apply as apply_weights
 RECENT = 2 * 8 + 2  # decoded frames kept by display index (a B-frame group and a margin)
 
 
-_DetailSide = tuple[DetailSection, np.ndarray] | None  # a parsed section, its flagged blocks
+# a parsed section, its flagged blocks and (format 11) its blocks of four 4x4 transforms
+_DetailSide = tuple[DetailSection, np.ndarray, np.ndarray | None] | None
 
 
 @dataclass
@@ -279,8 +280,9 @@ class StreamDecoder:
             return None
         section = DetailSection.unpack(data, self._version)
         keep8 = flagged_blocks(section, self.height, self.width)
-        st.detail_blocks = block_transforms(section, keep8)
-        return section, keep8
+        split8 = None if section.scales4 is None else decode_split(section.split_bytes, keep8)
+        st.detail_blocks = keep8.astype(np.uint8) + (0 if split8 is None else split8)
+        return section, keep8, split8
 
     def _keep_field(self, n: int, mv: np.ndarray, span: int) -> None:
         """Remember a reference's vector field, pointing back over `span` frames."""
@@ -336,9 +338,9 @@ class StreamDecoder:
         flagged-block mask `_side_info` already read."""
         if not data:
             return None
-        section, keep = side if side is not None else (
-            DetailSection.unpack(data, self._version), None)
-        keep, q, split = decode_symbols(section, self.height, self.width, prof, keep)
+        section, keep, split8 = side if side is not None else (
+            DetailSection.unpack(data, self._version), None, None)
+        keep, q, split = decode_symbols(section, self.height, self.width, prof, keep, split8)
         return section, keep, q, split
 
     def _finish(self, prep: _Prepared) -> tuple[np.ndarray, FrameStats]:

@@ -580,19 +580,20 @@ def encode_detail(frame: np.ndarray, base: np.ndarray, level: int, prof: Profile
 
 
 def decode_symbols(section: DetailSection, height: int, width: int, prof: Profiler,
-                   keep: np.ndarray | None = None
+                   keep: np.ndarray | None = None, split: np.ndarray | None = None
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Entropy decoding only: (flagged-block mask (rows, cols), coefficients (k, 3, 8, 8),
-    which of the k are four 4x4 transforms (None: none)); keep: the section's
-    `flagged_blocks`, when already decoded."""
+    which of the k are four 4x4 transforms (None: none)); keep, split: the section's
+    `flagged_blocks` and `decode_split` maps, when already decoded."""
     tables = coef_tables()
     with prof.stage("entropy_decode"):
         if keep is None:
             keep = flagged_blocks(section, height, width)
         k = int(keep.sum())
-        split = None
-        if section.scales4 is not None:
-            split = decode_split(section.split_bytes, keep)[keep]
+        if section.scales4 is None:
+            split = None
+        else:
+            split = (decode_split(section.split_bytes, keep) if split is None else split)[keep]
         if section.contexts:
             return keep, decode_coefficients(section.coef_bytes, k, section.scales,
                                              section.scales4, split), split
@@ -626,15 +627,6 @@ def split_grid(keep: np.ndarray, split: np.ndarray | None) -> np.ndarray | None:
         return None
     out = np.zeros(keep.shape, bool)
     out[keep] = split
-    return out
-
-
-def block_transforms(section: DetailSection, keep: np.ndarray) -> np.ndarray:
-    """(rows, cols) uint8 from the maps alone (no coefficients): 0 for blocks without
-    coefficients, 1 for one 8x8 transform, 2 for four 4x4 (FrameStats.detail_blocks)."""
-    out = keep.astype(np.uint8)
-    if section.scales4 is not None:
-        out += decode_split(section.split_bytes, keep)
     return out
 
 
