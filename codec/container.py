@@ -32,16 +32,18 @@ MAGIC = b"ZVC69\0"
 # byte). 9.0: B-frames (frame type 2; codec.bipred), stored in decode order. 10.0: a B-frame's
 # mode map and motion fields in one section (codec.bside); 16-byte frame headers (no dts: decode
 # order is file order) and 8-byte index entries (no frame number: it is the entry's position).
-# 11.0: a detail section's blocks may be coded as four 4x4 transforms (codec.detail).
-VERSION = (11, 0)
-READABLE_MAJORS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
+# 11.0: a detail section's blocks may be coded as four 4x4 transforms (codec.detail). 12.0: an
+# adaptive loop filter may end a frame's payload (codec.alf; frame header byte 0 bit 5).
+VERSION = (12, 0)
+READABLE_MAJORS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)
 FILE_HEADER_SIZE = 64
 FRAME_HEADER_SIZE = 32  # formats 1-9
 INDEX_ENTRY_SIZE = 16
 COMPACT_FROM = 10  # the major version with 16-byte frame headers and 8-byte index entries
+FILTERED = 0x20  # format 12, frame header byte 0: the payload ends with a loop filter record
 # Majors whose frames the newest of them reads as they were meant (each one only adds to the
 # one before): a damaged version byte that hides one of them is read as the newest.
-UPWARD_READABLE = (10, 11)
+UPWARD_READABLE = (10, 11, 12)
 MAX_PTS = 1 << 40  # format 10 stores 40-bit pts (90 kHz: about 141 days)
 MAX_DIMENSION = 16384
 MAX_CHANNELS = 4096
@@ -186,6 +188,7 @@ class FrameHeader:
     dts: int = 0
     qp_offset: int = 0
     crc: int
+    filtered: bool = False  # format 12: the payload ends with a loop filter record (codec.alf)
 
     @property
     def label(self) -> str:
@@ -195,12 +198,15 @@ class FrameHeader:
         """The header bytes of a format `major` file (32, or 16 from format 10, which has no
         dts); ValueError if a field is out of range."""
         try:
-            if major < COMPACT_FROM:
-                return _FRAME.pack(FrameType(self.frame_type), *astuple(self)[1:], bytes(4))
+            if major < COMPACT_FROM or self.filtered and major < 12:
+                if self.filtered:
+                    raise struct.error(f"format {major} has no loop filter records")
+                return _FRAME.pack(FrameType(self.frame_type), *astuple(self)[1:-1], bytes(4))
             if not 0 <= self.temporal_layer < 8 or not 0 <= self.pts < MAX_PTS:
                 raise struct.error("temporal layer or pts out of range")
             head = bytearray(_FRAME10.pack(
-                FrameType(self.frame_type) | self.temporal_layer << 2, self.qp_offset,
+                FrameType(self.frame_type) | self.temporal_layer << 2
+                | FILTERED * self.filtered, self.qp_offset,
                 self.ref_flags, self.payload_size, self.pts & 0xFFFFFFFF, self.pts >> 32, 0,
                 self.crc))
             head[13] = _header_check(head)
@@ -215,7 +221,7 @@ class FrameHeader:
         if len(data) < size:
             return f"incomplete frame header ({len(data)} of {size} bytes)", 0
         if major >= COMPACT_FROM:
-            if data[0] >> 5:
+            if data[0] >> 6:  # (bit 5, FILTERED, is the decoder's to refuse before format 12)
                 return f"non-zero reserved bits in frame header byte {data[0]:#04x}", 0
             if data[13] != _header_check(data):
                 return "frame header fails its check byte", 13
@@ -236,14 +242,15 @@ class FrameHeader:
             raise error(problem[0], offset + problem[1])
         if major >= COMPACT_FROM:
             tl, qp, refs, size, lo, hi, _, crc = _FRAME10.unpack_from(data)
-            return cls(frame_type=FrameType(tl & 3), temporal_layer=tl >> 2, ref_flags=refs,
-                       payload_size=size, pts=lo | hi << 32, qp_offset=qp, crc=crc)
+            return cls(frame_type=FrameType(tl & 3), temporal_layer=tl >> 2 & 7, ref_flags=refs,
+                       payload_size=size, pts=lo | hi << 32, qp_offset=qp, crc=crc,
+                       filtered=bool(tl & FILTERED))
         t, *values, _ = _FRAME.unpack_from(data)
         return cls(frame_type=FrameType(t), **dict(zip(_FRAME_FIELDS, values, strict=True)))
 
 
 _FIELD_NAMES = tuple(f.name for f in fields(FileHeader))
-_FRAME_FIELDS = tuple(f.name for f in fields(FrameHeader))[1:]
+_FRAME_FIELDS = tuple(f.name for f in fields(FrameHeader))[1:-1]  # (not filtered)
 
 
 @dataclass(frozen=True)
@@ -314,8 +321,10 @@ class ContainerWriter:
         temporal_layer: int = 0,
         ref_flags: int = 0,
         qp_offset: int = 0,
+        filtered: bool = False,
     ) -> int:
-        """Append one frame; returns its frame number."""
+        """Append one frame; returns its frame number. filtered: the payload ends with a loop
+        filter record (format 12, codec.alf)."""
         if self._file is None:
             raise ValueError(f"{self.partial_path}: writer is closed")
         if frame_type not in tuple(FrameType):
@@ -332,6 +341,7 @@ class ContainerWriter:
             dts=dts,
             qp_offset=qp_offset,
             crc=crc16(payload),
+            filtered=filtered,
         )
         head = fh.pack(self._header.version_major)
         self._file.write(head)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import alf
 from .backend import Backend
 from .bipred import blend, decode_modes, temporal_prediction
 from .bside import decode_bside
@@ -197,8 +198,26 @@ class StreamDecoder:
 
     def _side_info(self, n: int, fh: FrameHeader, payload: bytes, prof: Profiler
                    ) -> tuple[FrameStats, IntraPayload | InterPayload, np.ndarray, _DetailSide]:
-        """Stats, payload and skip mask of a frame; for a P-frame with a detail layer also its
+        """Stats, payload and skip mask of a frame; for a frame with a detail layer also its
         parsed section and flagged-block mask (for `_detail`, so they are read once)."""
+        filt = None
+        if fh.filtered:
+            if self._version < alf.FROM:
+                raise ZVC69FormatError(f"frame {n}: a loop filter record in a format "
+                                       f"{self._version} stream ({alf.FROM}.0 and later only)", 0)
+            try:
+                payload, filt = alf.split(payload)
+            except ZVC69FormatError as exc:
+                raise ZVC69FormatError(f"frame {n}: {exc}") from None
+        st, *rest = self._parse(n, fh, payload, prof)
+        if filt is not None:
+            st.loop_filter = filt.stats()
+            st.bits["filter"] = 8 * alf.SIZE
+        return (st, *rest)
+
+    def _parse(self, n: int, fh: FrameHeader, payload: bytes, prof: Profiler
+               ) -> tuple[FrameStats, IntraPayload | InterPayload, np.ndarray, _DetailSide]:
+        """`_side_info` of a payload without its loop filter record."""
         st = self._stats(n, fh)
         rows, cols = -(-self.height // BLOCK), -(-self.width // BLOCK)
         with prof.stage("parse"):
@@ -392,6 +411,8 @@ class StreamDecoder:
             if prep.refine_latents is not None:
                 bits_map = bits_map + prep.refine_latents.bits_map
             st.bits_per_block = bits_map[:rows, :cols].copy()
+        if st.loop_filter is not None:
+            frame = alf.apply(frame, alf.LoopFilter.of(st.loop_filter), prof, st.bars)
         st.timings = prof.take()
         self._keep(n, frame, st)
         return frame, st

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from . import container
+from . import alf, container
 from .backend import Backend
 from .bars import shared_bars
 from .bipred import (
@@ -104,6 +104,8 @@ ANCHOR_EVERY = 4
 DETAIL_WEIGHT_I = 2.0
 DETAIL_WEIGHT_P = 2.0
 DETAIL_WEIGHT_STILL = 1.0
+# Format 12: the adaptive loop filter (alf.py), fitted per frame, kept where it pays
+LOOP_FILTER = True
 # All-intra streams (gop 1, stills) code the detail layer with format 4's coarser steps
 # (intra_rd BD-rate vs JPEG -3.5 %, with format 5's -2.0 %); GOP keyframes, as references,
 # gain from the finer ones (12 frames, Q1/3/5/7, coarse keyframes: carphone +0.8,
@@ -469,7 +471,7 @@ class StreamEncoder:
         self._unwritten.append((st, dict(
             frame_type=ftype, payload=payload, pts=pts, dts=dts, keyframe=key,
             reference=st.reference, temporal_layer=layer, ref_flags=ref_flags,
-            qp_offset=st.quality - self.quality)))
+            qp_offset=st.quality - self.quality, filtered=st.loop_filter is not None)))
         st.pts = pts
         st.decode_index = self._coded
         st.size_bytes = len(payload) + self.writer.frame_header_size
@@ -536,7 +538,8 @@ class StreamEncoder:
         st.bits = payload.bits()
         st.latent_prediction = payload.spatial
         st.bits_per_block = bits_map[:rows, :cols].copy()
-        return payload.pack(), recon, st
+        return self._filter(frame, recon, payload.pack(), st,
+                            DETAIL_WEIGHT_STILL if still else DETAIL_WEIGHT_I, prof)
 
     def _encode_p(self, frame: np.ndarray, n: int, prof: Profiler, jump: bool,
                   level: int) -> tuple[bytes, np.ndarray, FrameStats | None]:
@@ -671,7 +674,24 @@ class StreamEncoder:
         st.residual_energy = energy[:rows, :cols].copy()
         st.bits_per_block = bits_map[:rows, :cols].copy()
         st.latent_prediction = payload.spatial
-        return (payload.pack() if self.layout >= 4 else payload.pack_v3()), recon
+        packed, recon, _ = self._filter(
+            frame, recon, payload.pack() if self.layout >= 4 else payload.pack_v3(), st, weight,
+            prof)
+        return packed, recon
+
+    def _filter(self, frame: np.ndarray, recon: np.ndarray, payload: bytes, st: FrameStats,
+                weight: float, prof: Profiler) -> tuple[bytes, np.ndarray, FrameStats]:
+        """Format 12: the adaptive loop filter (alf.py) on the frame's reconstruction, where
+        it pays at the frame's level and detail weight; its record ends the payload."""
+        if self.layout < alf.FROM or not LOOP_FILTER:
+            return payload, recon, st
+        found = alf.fit(recon, frame, weight * LAMBDAS[st.quality - 1] / 3.0, prof, st.bars)
+        if found is None:
+            return payload, recon, st
+        filt, recon = found
+        st.loop_filter = filt.stats()
+        st.bits["filter"] = 8 * alf.SIZE
+        return payload + filt.pack(), recon, st
 
     def _residual(self, frame: np.ndarray, pred: np.ndarray, level: int, prof: Profiler,
                   weight: float = DETAIL_WEIGHT_P) -> tuple[CodedResidual, CodedDetail | None]:

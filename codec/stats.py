@@ -16,7 +16,8 @@ import numpy as np
 FRAME_TYPES = ("I", "P", "B", "b")
 
 # Keys of FrameStats.bits, in drawing order.
-BIT_PARTS = ("header", "hyperprior", "latent", "motion", "skip", "residual", "detail")
+BIT_PARTS = ("header", "hyperprior", "latent", "motion", "skip", "residual", "detail",
+             "filter")
 
 # Keys of FrameStats.timings (milliseconds), in drawing order. Not every frame has every stage.
 STAGES = (
@@ -38,6 +39,8 @@ STAGES = (
     "residual_synthesis",
     "detail_transform",
     "deblock",
+    "loop_filter_fit",
+    "loop_filter",
     "from_tensor",
 )
 
@@ -91,6 +94,8 @@ class FrameStats:
     # 8x8 transform, 2 four 4x4 transforms (format 11); None: the frame has no detail layer
     detail_blocks: np.ndarray | None = None
     decode_index: int | None = None  # position in the stream (decode order), when known
+    # format 12: the adaptive loop filter (alf.py), (clip value, 12 coefficients in 1/128)
+    loop_filter: tuple[int, tuple[int, ...]] | None = None
 
     @property
     def bits_total(self) -> int:
@@ -135,6 +140,7 @@ class FrameStats:
             else int(np.count_nonzero(self.detail_blocks)),
             "detail_4x4": None if self.detail_blocks is None
             else int(np.count_nonzero(self.detail_blocks == 2)),
+            "loop_filter": None if self.loop_filter is None else self.loop_filter[0],
         }
         for part in BIT_PARTS:
             out[f"bits_{part}"] = self.bits.get(part, 0)

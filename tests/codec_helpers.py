@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from codec import alf
 from codec.api import StreamEncoder, shared_codecs
 
 
@@ -71,3 +72,9 @@ def encode(
         path, w, h, Fraction(25), quality, preset, gop, codecs=shared_codecs("cpu"), **kw
     ) as enc:
         return enc.encode_all(frames)
+
+
+def frame_payload(reader, n: int) -> bytes:
+    """Frame n's payload as its frame type lays it out (without a loop filter record)."""
+    fh, data = reader.read_frame(n)
+    return alf.strip(data, fh.filtered)

@@ -11,7 +11,7 @@ from codec.bars import Bars, find_bars
 from codec.errors import ZVC69FormatError
 from codec.intra import IntraPayload
 from codec.profiler import Profiler
-from tests.codec_helpers import encode, pan_clip, texture
+from tests.codec_helpers import encode, frame_payload, pan_clip, texture
 
 
 def letterboxed(frame: np.ndarray, top: int, bottom: int, left: int = 0, right: int = 0,
@@ -56,7 +56,7 @@ def test_a_letterboxed_keyframe_codes_only_the_picture_and_decodes_exactly(tmp_p
             frame, st = dec.decode(i)
             assert np.array_equal(frame, r)
             assert st.bars == ((16, 16, 0, 0) if i == 0 else None)  # what the analyzer shows
-        payload = IntraPayload.unpack(dec.reader.read_frame(0)[1], 96, 96)
+        payload = IntraPayload.unpack(frame_payload(dec.reader, 0), 96, 96)
     assert payload.bars is not None and payload.bars.top == 16 and payload.bars.bottom == 16
     assert stats[0].bars == (16, 16, 0, 0) and stats[1].bars is None
     assert (recons[0][:16] == recons[0][0, 0]).all()  # the bar is its one colour
@@ -72,7 +72,7 @@ def test_format_5_streams_keep_coding_the_bars(tmp_path, monkeypatch):
     recons, _ = encode(tmp_path / "v5.zvc69", frames, quality=3)
     with StreamDecoder(tmp_path / "v5.zvc69", codecs=shared_codecs("cpu")) as dec:
         assert dec.header.version_major == 5
-        assert IntraPayload.unpack(dec.reader.read_frame(0)[1], 96, 96).bars is None
+        assert IntraPayload.unpack(frame_payload(dec.reader, 0), 96, 96).bars is None
         assert np.array_equal(dec.decode(1)[0], recons[1])
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from codec import alf, entropy
 from codec import detail as D
-from codec import entropy
 from codec.api import StreamDecoder, shared_codecs
 from codec.errors import ZVC69FormatError
 from codec.profiler import Profiler
@@ -229,6 +229,7 @@ def _split_sections(path) -> list[bool]:
         major = r.header.version_major
         for n in range(len(r)):
             fh, data = r.read_frame(n)
+            data = alf.strip(data, fh.filtered)
             if fh.frame_type == FrameType.I:
                 detail = IntraPayload.unpack(data, r.header.height, r.header.width).detail_bytes
             else:

@@ -22,6 +22,13 @@ def weights_row(w: WeightsInfo) -> tuple[str, str, list[tuple[str, str]]]:
     return "Prediction weights", value, [*kids, ("applied inside", margins)]
 
 
+def loop_filter_row(f: tuple[int, tuple[int, ...]]) -> tuple[str, str, list[tuple[str, str]]]:
+    """The adaptive loop filter: its clip and its 12 taps (1/128) over the 7x7 diamond."""
+    clip, coeffs = f
+    value = ("linear" if clip >= 255 else f"clip ±{clip}") + f" · {len(coeffs)} taps"
+    return "Loop filter", value, [("taps (1/128)", " ".join(f"{c:+d}" for c in coeffs))]
+
+
 def frame_rows(s: FrameStats, timings: dict[str, float] | None = None,
                psnr_source: float | None = None, encoded: FrameStats | None = None
                ) -> list[tuple[str, str, list[tuple[str, str]]]]:
@@ -61,6 +68,8 @@ def frame_rows(s: FrameStats, timings: dict[str, float] | None = None,
         four = int(np.count_nonzero(s.detail_blocks == 2))
         rows.append(("Detail blocks", f"{coded:,} of {s.detail_blocks.size:,} 8×8",
                      [("one 8×8 transform", f"{coded - four:,}"), ("four 4×4", f"{four:,}")]))
+    if s.loop_filter is not None:
+        rows.append(loop_filter_row(s.loop_filter))
     if s.mv is not None and s.mv.size:
         mag = (s.mv[..., 0] ** 2 + s.mv[..., 1] ** 2) ** 0.5
         rows.append(("Motion |mv|", f"mean {float(mag.mean()):.2f} · max {float(mag.max()):.2f} px",

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from codec import alf, entropy
 from codec import detail as D
-from codec import entropy
 from codec.container import ContainerReader, FrameType
 from codec.encoder import StreamEncoder
 from codec.inter import InterPayload
@@ -68,6 +68,7 @@ def coded_blocks(path: Path) -> list[np.ndarray]:
         h, w, v = r.header.height, r.header.width, r.header.version_major
         for n in range(len(r)):
             fh, payload = r.read_frame(n)
+            payload = alf.strip(payload, fh.filtered)
             p = (IntraPayload.unpack(payload) if fh.frame_type == FrameType.I
                  else InterPayload.unpack(payload, v))
             if p.detail_bytes:
