@@ -15,8 +15,8 @@ did, and the filtered frame is the reference of later frames.
 
 The record ends the frame's payload (the frame header's `filtered` bit says it is there):
 12 coefficients as int8, then one byte, bits 0-2 the index into `CLIPS`, bits 3-7 zero.
-The encoder fits the coefficients for each of `TRY_CLIPS` and keeps the best when it saves
-more distortion, at the frame's price of it, than its 13 bytes cost.
+The encoder fits the coefficients for each clip and keeps the best filter when it saves more
+distortion, at the frame's price of it, than its 13 bytes cost.
 """
 
 from __future__ import annotations
@@ -34,11 +34,12 @@ OFFSETS = tuple((dy, dx) for dy in range(RADIUS + 1) for dx in range(-RADIUS, RA
                 if abs(dy) + abs(dx) <= RADIUS and (dy, dx) > (0, 0))
 SHIFT = 7
 CLIPS = (1, 2, 3, 4, 6, 8, 16, 255)  # part of the format
-TRY_CLIPS = (2, 4, 8, 255)  # what the encoder fits (carphone, megamind, sintel: 2-8 on I- and
-# P-frames, 255 on many B-frames)
+# The encoder tries every clip (choosing on a quarter of the rows is cheap): carphone (17
+# frames, Q1/3/5/7) BD-rate Y against format 11 -4.81 %, with 2, 4, 8 and linear only -4.46 %
+TRY_CLIPS = CLIPS
 SIZE = len(OFFSETS) + 1  # bytes of a record
 _SUBSAMPLE = 4  # the encoder chooses the clip on every 4th band of 8 rows
-REFIT = True  # then fits its coefficients on all rows
+REFIT = True  # then fits its coefficients on all rows (carphone -4.46 against -4.23 %)
 
 
 @dataclass(frozen=True)
