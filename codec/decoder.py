@@ -212,7 +212,7 @@ class StreamDecoder:
         st, *rest = self._parse(n, fh, payload, prof)
         if filt is not None:
             st.loop_filter = filt.stats()
-            st.bits["filter"] = 8 * alf.SIZE
+            st.bits["filter"] = 8 * filt.size
         return (st, *rest)
 
     def _parse(self, n: int, fh: FrameHeader, payload: bytes, prof: Profiler

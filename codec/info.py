@@ -53,6 +53,7 @@ def describe(path: str | os.PathLike[str], verify: bool = False) -> dict[str, An
                     ref_flags=fh.ref_flags,
                     qp_offset=fh.qp_offset,
                     crc=f"{fh.crc:04x}",
+                    filtered=fh.filtered,
                 )
             frames.append(row)
         out: dict[str, Any] = {
@@ -144,9 +145,9 @@ def format_info(d: dict[str, Any], frames: int = 0) -> str:
     if frames:
         # stored (decode) order; "shown": the frame's place in display order (B-frames are
         # stored after the later frame they predict from)
-        row = "{:>5} {:>6}  {:4} {:>11} {:>8} {:>12}  {:>3}  {:>3}"
+        row = "{:>5} {:>6}  {:4} {:>11} {:>8} {:>12}  {:>3}  {:>3}  {:>3}"
         lines.append(row.format("frame", "shown", "type", "offset", "size", "pts", "key",
-                                "ref"))
+                                "ref", "alf"))
         for f in d["index"][:frames]:
             if "error" in f:
                 lines.append(f"{f['frame']:5d} {'?':>6}  ?    {f['offset']:11d}  {f['error']}")
@@ -162,6 +163,7 @@ def format_info(d: dict[str, Any], frames: int = 0) -> str:
                     f["pts"],
                     mark[f["keyframe"]],
                     mark[f["reference"]],
+                    mark[f["filtered"]],
                 )
             )
         if len(d["index"]) > frames:

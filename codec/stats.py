@@ -47,6 +47,7 @@ STAGES = (
 
 # Weighted prediction of a P-frame: gains (w / 64) and offsets per RGB channel, and the
 # (top, bottom, left, right) margins left unweighted (format 7) or None: the whole frame
+LoopFilterInfo = tuple[int, tuple[tuple[int, ...], ...], tuple[int, ...]]
 WeightsInfo = tuple[tuple[float, ...], tuple[int, ...], tuple[int, int, int, int] | None]
 
 
@@ -94,8 +95,9 @@ class FrameStats:
     # 8x8 transform, 2 four 4x4 transforms (format 11); None: the frame has no detail layer
     detail_blocks: np.ndarray | None = None
     decode_index: int | None = None  # position in the stream (decode order), when known
-    # format 12: the adaptive loop filter (alf.py), (clip value, 12 coefficients in 1/128)
-    loop_filter: tuple[int, tuple[int, ...]] | None = None
+    # format 12: the adaptive loop filter (alf.py): clip value, per activity class 12
+    # coefficients in 1/128, and the classes' activity thresholds (one fewer than classes)
+    loop_filter: LoopFilterInfo | None = None
 
     @property
     def bits_total(self) -> int:
@@ -141,6 +143,8 @@ class FrameStats:
             "detail_4x4": None if self.detail_blocks is None
             else int(np.count_nonzero(self.detail_blocks == 2)),
             "loop_filter": None if self.loop_filter is None else self.loop_filter[0],
+            "loop_filter_classes": None if self.loop_filter is None
+            else len(self.loop_filter[1]),
         }
         for part in BIT_PARTS:
             out[f"bits_{part}"] = self.bits.get(part, 0)

@@ -168,10 +168,13 @@ def test_frame_panel_names_the_refinement():
     assert rows["Detail blocks"] == ("4 of 6 8×8", {"one 8×8 transform": "1", "four 4×4": "3"})
     assert (st.summary()["detail_blocks"], st.summary()["detail_4x4"]) == (4, 3)
     assert "Loop filter" not in rows and st.summary()["loop_filter"] is None
-    st.loop_filter = (4, (25, 15, 16, -8, 4, 31, -13, -12, -6, 4, 8, 4))
+    st.loop_filter = (4, ((25, 15, 16, -8, 4, 31, -13, -12, -6, 4, 8, 4),), ())
     rows = {name: (value, dict(kids)) for name, value, kids in frame_rows(st)}
-    assert rows["Loop filter"] == ("clip ±4 · 12 taps", {
+    assert rows["Loop filter"] == ("clip ±4 · one class", {
         "taps (1/128)": "+25 +15 +16 -8 +4 +31 -13 -12 -6 +4 +8 +4"})
-    assert st.summary()["loop_filter"] == 4
-    st.loop_filter = (255, (0,) * 12)
-    assert {n: v for n, v, _ in frame_rows(st)}["Loop filter"] == "linear · 12 taps"
+    assert (st.summary()["loop_filter"], st.summary()["loop_filter_classes"]) == (4, 1)
+    st.loop_filter = (255, ((0,) * 12, (1,) * 12), (300,))
+    rows = {name: (value, dict(kids)) for name, value, kids in frame_rows(st)}
+    assert rows["Loop filter"] == ("linear · 2 activity classes", {
+        "taps (1/128), activity ≥ 0": " ".join(["+0"] * 12),
+        "taps (1/128), activity ≥ 300": " ".join(["+1"] * 12)})

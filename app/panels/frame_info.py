@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
 from codec.bipred import MODE_NAMES
-from codec.stats import BIT_PARTS, STAGES, FrameStats, WeightsInfo
+from codec.stats import BIT_PARTS, STAGES, FrameStats, LoopFilterInfo, WeightsInfo
 
 
 def weights_row(w: WeightsInfo) -> tuple[str, str, list[tuple[str, str]]]:
@@ -22,11 +22,16 @@ def weights_row(w: WeightsInfo) -> tuple[str, str, list[tuple[str, str]]]:
     return "Prediction weights", value, [*kids, ("applied inside", margins)]
 
 
-def loop_filter_row(f: tuple[int, tuple[int, ...]]) -> tuple[str, str, list[tuple[str, str]]]:
-    """The adaptive loop filter: its clip and its 12 taps (1/128) over the 7x7 diamond."""
-    clip, coeffs = f
-    value = ("linear" if clip >= 255 else f"clip ±{clip}") + f" · {len(coeffs)} taps"
-    return "Loop filter", value, [("taps (1/128)", " ".join(f"{c:+d}" for c in coeffs))]
+def loop_filter_row(f: LoopFilterInfo) -> tuple[str, str, list[tuple[str, str]]]:
+    """The adaptive loop filter: its clip, and per activity class its 12 taps (1/128) over
+    the 7x7 diamond."""
+    clip, coeffs, thresholds = f
+    value = ("linear" if clip >= 255 else f"clip ±{clip}") + (
+        f" · {len(coeffs)} activity classes" if len(coeffs) > 1 else " · one class")
+    lows = (0, *thresholds)
+    kids = [(f"taps (1/128), activity ≥ {lo}" if len(coeffs) > 1 else "taps (1/128)",
+             " ".join(f"{c:+d}" for c in taps)) for lo, taps in zip(lows, coeffs, strict=True)]
+    return "Loop filter", value, kids
 
 
 def frame_rows(s: FrameStats, timings: dict[str, float] | None = None,
