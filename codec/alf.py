@@ -233,20 +233,30 @@ def _sample_rows(h: int, phase: int = 0) -> np.ndarray | None:
     return ys[(ys // 8) % _SUBSAMPLE == phase]
 
 
+def _grouping(bins: np.ndarray, rows: np.ndarray | None, planes: int, nbins: int
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """The samples of `_features(..., rows)` sorted by activity bin: (order, bin ends)."""
+    lab = np.tile(bins[slice(None) if rows is None else rows].ravel(), planes)
+    order = np.argsort(lab, kind="stable")
+    return order, np.searchsorted(lab[order], np.arange(nbins + 1))
+
+
 def _normals(frame: np.ndarray, source: np.ndarray, clip: int, rows: np.ndarray | None,
-             bins: np.ndarray, nbins: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per activity bin the least-squares system (F^T F, F^T t) of the three channels on
-    `rows` (None: all), t = source - frame; `bins`: (H, W) bin of every pixel."""
+             groups: tuple[np.ndarray, np.ndarray] | None = None
+             ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The least-squares system (F^T F, F^T t) of the three channels on `rows` (None: all),
+    t = source - frame: one, or with `groups` (`_grouping`) one per activity bin."""
     f = _features(_padded(frame), clip, rows)
     sel = slice(None) if rows is None else rows
     t = np.moveaxis(source[sel].astype(np.float32) - frame[sel], -1, 0).ravel()
-    if nbins == 1:
+    if groups is None:
         return [((f @ f.T).astype(np.float64), (f @ t).astype(np.float64))]
-    lab = np.tile(bins[sel].ravel(), frame.shape[2])
+    order, ends = groups
+    g, t = np.take(f.T, order, axis=0), t[order]  # (N, 12): each bin's samples contiguous
     out = []
-    for j in range(nbins):
-        fj, tj = f[:, lab == j], t[lab == j]
-        out.append(((fj @ fj.T).astype(np.float64), (fj @ tj).astype(np.float64)))
+    for lo, hi in zip(ends[:-1], ends[1:], strict=True):
+        gj, tj = g[lo:hi], t[lo:hi]
+        out.append(((gj.T @ gj).astype(np.float64), (tj @ gj).astype(np.float64)))
     return out
 
 
@@ -300,9 +310,9 @@ def fit(frame: np.ndarray, source: np.ndarray, bits_per_sse: float,
         h = frame.shape[0]
         rows = _sample_rows(h)
         check = None
+        fit_groups = check_groups = all_groups = None
         if rows is None or max(classes) == 1:  # one class, judged on the rows it is fitted on
             edges, options = (), [((), [[0]])]
-            bins = np.zeros(frame.shape[:2], np.intp)
         else:  # fitted on one quarter of the rows and judged on another: judged on the same
             # rows, more classes always look better than they are
             act = activity(frame)
@@ -310,12 +320,16 @@ def fit(frame: np.ndarray, source: np.ndarray, bits_per_sse: float,
             bins = _pixels(np.searchsorted(np.asarray(edges, np.int32), act, side="right"),
                            *frame.shape[:2])
             check = _sample_rows(h, _SUBSAMPLE // 2)
+            planes, nb = frame.shape[2], len(edges) + 1
+            fit_groups = _grouping(bins, rows, planes, nb)
+            check_groups = _grouping(bins, check, planes, nb)
+            all_groups = _grouping(bins, None, planes, nb)
         scale = 1.0 if check is None else h / len(check)
         best: tuple[float, int, int] | None = None  # net bits, clip, option
         for clip in TRY_CLIPS:
-            per_bin = _normals(frame, source, clip, rows, bins, len(edges) + 1)
-            judge = per_bin if check is None else _normals(frame, source, clip, check, bins,
-                                                           len(edges) + 1)
+            per_bin = _normals(frame, source, clip, rows, fit_groups)
+            judge = per_bin if check is None else _normals(frame, source, clip, check,
+                                                           check_groups)
             for i, (_, classes) in enumerate(options):
                 gain = 0.0
                 for members in classes:
@@ -330,8 +344,8 @@ def fit(frame: np.ndarray, source: np.ndarray, bits_per_sse: float,
         assert best is not None
         _, clip, i = best
         thresholds, classes = options[i]
-        per_bin = _normals(frame, source, clip, rows if not REFIT else None, bins,
-                           len(edges) + 1)
+        per_bin = (_normals(frame, source, clip, None, all_groups) if REFIT
+                   else _normals(frame, source, clip, rows, fit_groups))
         coeffs = tuple(_solve(sum(per_bin[j][0] for j in m), sum(per_bin[j][1] for j in m))
                        for m in classes)
         filt = LoopFilter(CLIPS.index(clip), coeffs, thresholds)
