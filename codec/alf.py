@@ -19,8 +19,8 @@ later frames.
 The record ends the frame's payload (the frame header's `filtered` bit says it is there): n
 sets of 12 coefficients as int8, n - 1 ascending u16 thresholds, then one byte: bits 0-2 the
 index into `CLIPS`, bits 3-4 n - 1, bits 5-7 zero (13 bytes for one class). The encoder fits
-one, two and four classes with each clip and keeps the filter that saves the most distortion,
-at the frame's price of it, net of its bits, if any does.
+every clip (stills also with two and four classes) and keeps the filter that saves the most
+distortion, at the frame's price of it, net of its bits, if any does.
 """
 
 from __future__ import annotations
@@ -330,24 +330,24 @@ def fit(frame: np.ndarray, source: np.ndarray, bits_per_sse: float,
             per_bin = _normals(frame, source, clip, rows, fit_groups)
             judge = per_bin if check is None else _normals(frame, source, clip, check,
                                                            check_groups)
-            for i, (_, classes) in enumerate(options):
+            for i, (_, groups) in enumerate(options):
                 gain = 0.0
-                for members in classes:
+                for members in groups:
                     a = sum(per_bin[j][0] for j in members)
                     b = sum(per_bin[j][1] for j in members)
                     coeffs = _solve(a, b)
                     gain += _gain(sum(judge[j][0] for j in members),
                                   sum(judge[j][1] for j in members), coeffs)
-                net = gain * scale * bits_per_sse - 8 * size(len(classes))
+                net = gain * scale * bits_per_sse - 8 * size(len(groups))
                 if best is None or net > best[0]:
                     best = (net, clip, i)
         assert best is not None
         _, clip, i = best
-        thresholds, classes = options[i]
+        thresholds, groups = options[i]
         per_bin = (_normals(frame, source, clip, None, all_groups) if REFIT
                    else _normals(frame, source, clip, rows, fit_groups))
         coeffs = tuple(_solve(sum(per_bin[j][0] for j in m), sum(per_bin[j][1] for j in m))
-                       for m in classes)
+                       for m in groups)
         filt = LoopFilter(CLIPS.index(clip), coeffs, thresholds)
     if not any(any(c) for c in filt.coeffs):
         return None
