@@ -30,10 +30,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .container import FILTERED_FROM
 from .errors import ZVC69FormatError
 from .profiler import Profiler
 
-FROM = 12  # the stream format with the filter
+FROM = FILTERED_FROM  # the stream format with the filter
 RADIUS = 3
 OFFSETS = tuple((dy, dx) for dy in range(RADIUS + 1) for dx in range(-RADIUS, RADIUS + 1)
                 if abs(dy) + abs(dx) <= RADIUS and (dy, dx) > (0, 0))
@@ -217,9 +218,9 @@ def apply(frame: np.ndarray, filt: LoopFilter, prof: Profiler | None = None,
             out[y : y + n] = np.moveaxis(np.clip(acc, 0, 255), 0, -1)
         if bars is not None:
             top, bottom, left, right = bars
-            inner = out[top : h - bottom, left : w - right].copy()
-            out[:] = frame
-            out[top : h - bottom, left : w - right] = inner
+            kept = frame.copy()
+            kept[top : h - bottom, left : w - right] = out[top : h - bottom, left : w - right]
+            return kept
         return out
 
 
@@ -241,18 +242,25 @@ def _grouping(bins: np.ndarray, rows: np.ndarray | None, planes: int, nbins: int
     return order, np.searchsorted(lab[order], np.arange(nbins + 1))
 
 
-def _normals(frame: np.ndarray, source: np.ndarray, clip: int, rows: np.ndarray | None,
-             groups: tuple[np.ndarray, np.ndarray] | None = None
-             ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The least-squares system (F^T F, F^T t) of the three channels on `rows` (None: all),
-    t = source - frame: one, or with `groups` (`_grouping`) one per activity bin."""
-    f = _features(_padded(frame), clip, rows)
+def _target(frame: np.ndarray, source: np.ndarray, rows: np.ndarray | None,
+            groups: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """source - frame on `rows` (None: all) in the order of `_features` (or of `groups`)."""
     sel = slice(None) if rows is None else rows
     t = np.moveaxis(source[sel].astype(np.float32) - frame[sel], -1, 0).ravel()
+    return t if groups is None else t[groups[0]]
+
+
+def _normals(p: np.ndarray, clip: int, rows: np.ndarray | None, t: np.ndarray,
+             groups: tuple[np.ndarray, np.ndarray] | None = None
+             ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The least-squares system (F^T F, F^T t) of the three channels of the padded frame `p`
+    on `rows` (None: all), t from `_target`: one, or with `groups` (`_grouping`) one per
+    activity bin."""
+    f = _features(p, clip, rows)
     if groups is None:
         return [((f @ f.T).astype(np.float64), (f @ t).astype(np.float64))]
     order, ends = groups
-    g, t = np.take(f.T, order, axis=0), t[order]  # (N, 12): each bin's samples contiguous
+    g = np.take(f.T, order, axis=0)  # (N, 12): each bin's samples contiguous
     out = []
     for lo, hi in zip(ends[:-1], ends[1:], strict=True):
         gj, tj = g[lo:hi], t[lo:hi]
@@ -325,11 +333,14 @@ def fit(frame: np.ndarray, source: np.ndarray, bits_per_sse: float,
             check_groups = _grouping(bins, check, planes, nb)
             all_groups = _grouping(bins, None, planes, nb)
         scale = 1.0 if check is None else h / len(check)
+        p = _padded(frame)  # (the padding and the targets serve every clip)
+        t_fit = _target(frame, source, rows, fit_groups)
+        t_check = None if check is None else _target(frame, source, check, check_groups)
         best: tuple[float, int, int] | None = None  # net bits, clip, option
         for clip in TRY_CLIPS:
-            per_bin = _normals(frame, source, clip, rows, fit_groups)
-            judge = per_bin if check is None else _normals(frame, source, clip, check,
-                                                           check_groups)
+            per_bin = _normals(p, clip, rows, t_fit, fit_groups)
+            judge = per_bin if t_check is None else _normals(p, clip, check, t_check,
+                                                             check_groups)
             for i, (_, groups) in enumerate(options):
                 gain = 0.0
                 for members in groups:
@@ -344,8 +355,9 @@ def fit(frame: np.ndarray, source: np.ndarray, bits_per_sse: float,
         assert best is not None
         _, clip, i = best
         thresholds, groups = options[i]
-        per_bin = (_normals(frame, source, clip, None, all_groups) if REFIT
-                   else _normals(frame, source, clip, rows, fit_groups))
+        per_bin = (_normals(p, clip, None, _target(frame, source, None, all_groups),
+                            all_groups) if REFIT
+                   else _normals(p, clip, rows, t_fit, fit_groups))
         coeffs = tuple(_solve(sum(per_bin[j][0] for j in m), sum(per_bin[j][1] for j in m))
                        for m in groups)
         filt = LoopFilter(CLIPS.index(clip), coeffs, thresholds)

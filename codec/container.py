@@ -40,7 +40,8 @@ FILE_HEADER_SIZE = 64
 FRAME_HEADER_SIZE = 32  # formats 1-9
 INDEX_ENTRY_SIZE = 16
 COMPACT_FROM = 10  # the major version with 16-byte frame headers and 8-byte index entries
-FILTERED = 0x20  # format 12, frame header byte 0: the payload ends with a loop filter record
+FILTERED = 0x20  # frame header byte 0: the payload ends with a loop filter record (codec.alf)
+FILTERED_FROM = 12  # the major version with that bit
 # Majors whose frames the newest of them reads as they were meant (each one only adds to the
 # one before): a damaged version byte that hides one of them is read as the newest.
 UPWARD_READABLE = (10, 11, 12)
@@ -198,9 +199,9 @@ class FrameHeader:
         """The header bytes of a format `major` file (32, or 16 from format 10, which has no
         dts); ValueError if a field is out of range."""
         try:
-            if major < COMPACT_FROM or self.filtered and major < 12:
-                if self.filtered:
-                    raise struct.error(f"format {major} has no loop filter records")
+            if self.filtered and major < FILTERED_FROM:
+                raise struct.error(f"format {major} has no loop filter records")
+            if major < COMPACT_FROM:
                 return _FRAME.pack(FrameType(self.frame_type), *astuple(self)[1:-1], bytes(4))
             if not 0 <= self.temporal_layer < 8 or not 0 <= self.pts < MAX_PTS:
                 raise struct.error("temporal layer or pts out of range")
