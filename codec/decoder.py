@@ -254,6 +254,7 @@ class StreamDecoder:
             st.mv_block = pp.mv_block
             st.weights = None if pp.weights is None else pp.weights.stats()
             st.latent_prediction = pp.spatial
+            st.sharp_mc = pp.sharp
             mv_rows, mv_cols = -(-self.height // pp.mv_block), -(-self.width // pp.mv_block)
             if pp.refs is not None and self._version >= 10:
                 try:
@@ -420,6 +421,7 @@ class StreamDecoder:
     def _prediction(self, st: FrameStats, p: InterPayload, prof: Profiler) -> np.ndarray:
         """A P-frame's prediction from the last anchor, a B-frame's from its two references."""
         n, j = st.index, self._order[st.index]
+        interp = "sharp8" if p.sharp else self._interp
         with prof.stage("warp"):
             if st.refs is not None:
                 a, b = st.refs
@@ -430,15 +432,15 @@ class StreamDecoder:
                     raise ZVC69FormatError(f"frame {n} is a B-frame without its reference "
                                            f"frames {a} and {b}")
                 assert st.mv_back is not None and st.modes is not None
-                return blend(warp(self._refs[a], st.mv, p.mv_block, self._interp),
-                             warp(self._refs[b], st.mv_back, p.mv_block, self._interp),
+                return blend(warp(self._refs[a], st.mv, p.mv_block, interp),
+                             warp(self._refs[b], st.mv_back, p.mv_block, interp),
                              st.modes, p.mv_block)
             if self._anchor is None or self._order[self._anchor] != self._anchor_before[j]:
                 raise ZVC69FormatError(f"frame {n} is a P-frame without its reference frame")
             ref = self._refs[self._anchor]
             if p.weights is not None:
                 ref = apply_weights(ref, p.weights)
-            return warp(ref, st.mv, p.mv_block, self._interp)
+            return warp(ref, st.mv, p.mv_block, interp)
 
     def _keep(self, n: int, frame: np.ndarray, st: FrameStats) -> None:
         """Remember a decoded frame: as a reference (an anchor drops the references before

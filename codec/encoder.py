@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -36,7 +36,7 @@ from .deblock import loop_filter
 from .detail import CodedDetail, any_on_latent_grid, encode_detail, to_latent_grid
 from .errors import SourceError, ZVC69Error
 from .hyperprior import HyperpriorCoder, Latents
-from .inter import InterPayload
+from .inter import SHARP_FROM, InterPayload
 from .intra import IntraCodec, IntraPayload
 from .metrics import psnr_rgb
 from .models import ModelSet, load_models
@@ -73,6 +73,9 @@ LEARNED_PROBE = 3
 # removes part of the prediction error, so it weighs less than final distortion; 0.5 measured
 # best on sintel/carphone/megamind/vtest (10 frames, Q1-Q5).
 MV_SSE_WEIGHT = 0.5
+# Format 13: P- and B-frames whose prediction has a lower SSE with the 8-tap filter than with
+# the cubic one use it (a bit in the payload).
+SHARP_MC = True
 # The level an I-frame is coded at, per stream quality Q1..Q8 (P-frames use Q itself; every
 # payload carries its level). A sharper keyframe is a better reference for the whole GOP:
 # 30-frame runs, Q1-Q5, BD-rate (Y) against I at Q: +2 levels -8.0 % (sintel), -4.4 %
@@ -186,6 +189,7 @@ class _BiPrediction:
     modes: np.ndarray
     pred: np.ndarray
     temporal: bool
+    sharp: bool
     mv_bytes: bytes
     back_bytes: bytes
     mode_bytes: bytes
@@ -564,14 +568,16 @@ class StreamEncoder:
             else:
                 weights = estimate_weights(frame, ref)
         if weights is not None:
-            mv, pred = self._motion(frame, apply_weights(ref, weights), prof)
+            ref = apply_weights(ref, weights)
+            mv, pred = self._motion(frame, ref, prof)
+        pred, sharp = self._sharper(frame, pred, prof, lambda: warp(ref, mv, p.block, "sharp8"))
         with prof.stage("motion_coding"):
             mv_bytes = encode_mvs(mv, p.subpel, self.layout >= 7)
         base = InterPayload(level, p.block, p.subpel, mv_bytes, b"", b"", b"", False,
-                            weights=weights, layout=self.layout)
+                            weights=weights, layout=self.layout, sharp=sharp)
         st = FrameStats(index=n, frame_type="P", width=self.width, height=self.height,
                         quality=level, block_size=BLOCK, mv_block=p.block, mv=mv,
-                        weights=None if weights is None else weights.stats())
+                        weights=None if weights is None else weights.stats(), sharp_mc=sharp)
         payload, recon = self._code_residual(frame, pred, base, st, prof)
         return payload, recon, st
 
@@ -595,10 +601,11 @@ class StreamEncoder:
         base = InterPayload(level, bi.block, self.preset.subpel, bi.mv_bytes, b"", b"", b"",
                             False, layout=self.layout, refs=(n - refs[0], refs[1] - n),
                             mv_back_bytes=bi.back_bytes, mode_bytes=bi.mode_bytes,
-                            temporal=bi.temporal)
+                            temporal=bi.temporal, sharp=bi.sharp)
         st = FrameStats(index=n, frame_type="B", width=self.width, height=self.height,
                         quality=level, block_size=BLOCK, mv_block=bi.block, mv=bi.mv_f,
-                        refs=refs, mv_back=bi.mv_b, modes=bi.modes, reference=reference)
+                        refs=refs, mv_back=bi.mv_b, modes=bi.modes, reference=reference,
+                        sharp_mc=bi.sharp)
         payload, recon = self._code_residual(
             frame, bi.pred, base, st, prof, DETAIL_WEIGHT_P if reference else DETAIL_WEIGHT_B)
         return payload, recon, st
@@ -641,11 +648,15 @@ class StreamEncoder:
                     break
                 modes = chosen
             pred = blend(pred_f, pred_b, modes, block)
+        pred, sharp = self._sharper(frame, pred, prof, lambda: blend(
+            warp(before, mv_f, block, "sharp8"), warp(after, mv_b, block, "sharp8"), modes,
+            block))
         with prof.stage("motion_coding"):
             if self.layout >= 10:
                 side = encode_bside(d_f, d_b, modes)
-                return _BiPrediction(block, mv_f, mv_b, modes, pred, temporal, side, b"", b"")
-            return _BiPrediction(block, mv_f, mv_b, modes, pred, temporal,
+                return _BiPrediction(block, mv_f, mv_b, modes, pred, temporal, sharp, side,
+                                     b"", b"")
+            return _BiPrediction(block, mv_f, mv_b, modes, pred, temporal, sharp,
                                  encode_mvs(mv_f - t_f, subpel), encode_mvs(mv_b - t_b, subpel),
                                  encode_modes(modes))
 
@@ -735,6 +746,20 @@ class StreamEncoder:
         won = cost(coded, detail) <= cost(*alone)
         self._learned_lost = not won
         return (coded, detail) if won else alone
+
+    def _sharper(self, frame: np.ndarray, pred: np.ndarray, prof: Profiler,
+                 sharp: Callable[[], np.ndarray]) -> tuple[np.ndarray, bool]:
+        """Format 13: the prediction `sharp` makes with the 8-tap filter where its SSE is
+        lower than the cubic one's, and whether it is."""
+        if self.layout < SHARP_FROM or not SHARP_MC:
+            return pred, False
+        with prof.stage("warp"):
+            alt = sharp()
+        target = frame.astype(np.float32)
+        if np.sum((alt - target) ** 2, dtype=np.float64) < np.sum((pred - target) ** 2,
+                                                                  dtype=np.float64):
+            return alt, True
+        return pred, False
 
     def _motion(self, frame: np.ndarray, ref: np.ndarray, prof: Profiler,
                 block: int | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -10,6 +10,9 @@ from their spatial prediction, latent_prediction.py), then the sections in that 
 the detail section last (the last section runs to the end): 6 to 9 bytes of header where
 format 3 had 16 to 26.
 
+Format 13: motion byte bit 6, the frame's predictions sample the references with the 8-tap
+filter (warp.SHARP8) instead of the cubic one.
+
 B-frames (format 9, frame type 2) use the same layout (motion byte bit 4: the vectors are
 differences from their temporal prediction; bit 5: 32x32 motion blocks) with four more varints
 after the motion byte: the display distances to the references before and after the frame and
@@ -44,6 +47,8 @@ HAS_REGION = 8  # format 7: the weights record carries a region (weights.py)
 SPATIAL = 8  # motion byte, format 8: residual latents with spatial prediction
 TEMPORAL = 16  # motion byte, B-frames: vectors predicted from the reference after (bipred)
 BLOCK32 = 32  # motion byte, B-frames: 32x32 motion blocks
+SHARP = 64  # motion byte, format 13: the predictions use the 8-tap filter (warp.SHARP8)
+SHARP_FROM = 13
 _PREC_CODE = {1: 0, 2: 1, 4: 2}  # vector precision 1/p -> 2-bit code (format 4)
 _PREC_OF_CODE = {v: k for k, v in _PREC_CODE.items()}
 
@@ -67,6 +72,7 @@ class InterPayload:
     mv_back_bytes: bytes = b""  # B-frames: the motion field towards the reference after
     mode_bytes: bytes = b""  # B-frames: per motion block forward, backward or both (bipred)
     temporal: bool = False  # B-frames: vectors coded as differences from the temporal prediction
+    sharp: bool = False  # format 13: motion compensation with the 8-tap filter
 
     def _flags(self) -> int:
         return ((HAS_RESIDUAL if self.has_residual else 0)
@@ -78,7 +84,8 @@ class InterPayload:
         """Format 4: u8 level | flags << 4, u8 precision code << 1 | (block == 8), varint
         lengths of the motion, skip, z (and, with a detail layer, y) sections, weights."""
         head = bytes([self.level | self._flags() << 4,
-                      BLOCK32 * (self.mv_block == 32) | TEMPORAL * self.temporal
+                      SHARP * self.sharp | BLOCK32 * (self.mv_block == 32)
+                      | TEMPORAL * self.temporal
                       | SPATIAL * self.spatial | _PREC_CODE[self.precision] << 1
                       | (self.mv_block == 8)])
         if self.refs is not None:  # (format 10: one side section, in mv_bytes)
@@ -130,7 +137,9 @@ class InterPayload:
             raise ZVC69FormatError(f"P-frame flags {flags:#x} name unknown sections", 0)
         spatial = bool(data[1] & SPATIAL)
         temporal = bidir and bool(data[1] & TEMPORAL)
-        if ((data[1] & ~(TEMPORAL | BLOCK32) if bidir else data[1]) >> 4
+        sharp = version >= SHARP_FROM and bool(data[1] & SHARP)
+        bits = (TEMPORAL | BLOCK32 if bidir else 0) | (SHARP if sharp else 0)
+        if ((data[1] & ~bits) >> 4
                 or data[1] & BLOCK32 and data[1] & 1
                 or (data[1] >> 1 & 3) not in _PREC_OF_CODE
                 or spatial and (version < 8 or not flags & HAS_RESIDUAL)):
@@ -169,7 +178,8 @@ class InterPayload:
         mv_bytes, back_bytes, mode_bytes = parts[:3]
         return cls(level, block, prec, mv_bytes, *parts[3:6], bool(flags & HAS_RESIDUAL),
                    data[p:], weights, layout=version, spatial=spatial, refs=refs,
-                   mv_back_bytes=back_bytes, mode_bytes=mode_bytes, temporal=temporal)
+                   mv_back_bytes=back_bytes, mode_bytes=mode_bytes, temporal=temporal,
+                   sharp=sharp)
 
     @classmethod
     def _unpack_v3(cls, data: bytes) -> InterPayload:

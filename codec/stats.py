@@ -98,6 +98,9 @@ class FrameStats:
     # format 12: the adaptive loop filter (alf.py): clip value, per activity class 12
     # coefficients in 1/128, and the classes' activity thresholds (one fewer than classes)
     loop_filter: LoopFilterInfo | None = None
+    # P- and B-frames of format 13: predictions sampled with the 8-tap filter (warp.SHARP8)
+    # instead of the 4-tap cubic one
+    sharp_mc: bool = False
 
     @property
     def bits_total(self) -> int:
@@ -145,6 +148,7 @@ class FrameStats:
             "loop_filter": None if self.loop_filter is None else self.loop_filter[0],
             "loop_filter_classes": None if self.loop_filter is None
             else len(self.loop_filter[1]),
+            "sharp_mc": self.sharp_mc,
         }
         for part in BIT_PARTS:
             out[f"bits_{part}"] = self.bits.get(part, 0)

@@ -178,3 +178,7 @@ def test_frame_panel_names_the_refinement():
     assert rows["Loop filter"] == ("linear · 2 activity classes", {
         "taps (1/128), activity ≥ 0": " ".join(["+0"] * 12),
         "taps (1/128), activity ≥ 300": " ".join(["+1"] * 12)})
+    assert "Interpolation" not in rows and st.summary()["sharp_mc"] is False
+    st.sharp_mc = True
+    assert {n: v for n, v, _ in frame_rows(st)}["Interpolation"] == "8-tap (format 13)"
+    assert st.summary()["sharp_mc"] is True

@@ -76,15 +76,19 @@ def test_subpel_sampling_is_catmull_rom_cubic() -> None:
     np.testing.assert_allclose(out[1:-2, 1:-2], expect, atol=1e-5)
 
 
-def test_cubic_keeps_more_detail_than_bilinear() -> None:
-    shift = (0.5, -0.25)
-    ref = smooth_rgb(64, 96, seed=8)
-    cur = smooth_rgb(64, 96, shift, seed=8)
+@pytest.mark.parametrize("finer, coarser, shift, seed, margin", [
+    ("cubic", "bilinear", (0.5, -0.25), 8, 3.0),
+    ("sharp8", "cubic", (0.25, -0.5), 9, 1.0),
+])
+def test_longer_filters_keep_more_detail(finer: str, coarser: str, shift: tuple[float, float],
+                                         seed: int, margin: float) -> None:
+    ref = smooth_rgb(64, 96, seed=seed)
+    cur = smooth_rgb(64, 96, shift, seed=seed)
     mv = np.tile(np.float32(shift), (4, 6, 1))
     inner = np.s_[8:-8, 8:-8]
-    cubic = psnr(warp(ref, mv, 16)[inner], cur[inner])
-    bilinear = psnr(warp(ref, mv, 16, interp="bilinear")[inner], cur[inner])
-    assert cubic > bilinear + 3
+    a = psnr(warp(ref, mv, 16, interp=finer)[inner], cur[inner])
+    b = psnr(warp(ref, mv, 16, interp=coarser)[inner], cur[inner])
+    assert a > b + margin, (a, b)
 
 
 def test_uniform_field_matches_block_mc_bit_for_bit() -> None:
@@ -158,3 +162,23 @@ def test_rejects_bad_arguments() -> None:
         warp(ref, np.zeros((3, 3, 2), np.float32), 11)
     with pytest.raises(ValueError, match="interpolation"):
         warp(ref, np.zeros((2, 2, 2), np.float32), 16, interp="lanczos")
+
+
+def test_subpel_sampling_sharp8_is_the_hevc_filter() -> None:
+    """Format 13's 8-tap filter: HEVC's luma taps (1/64) at -3..4, per quarter phase."""
+    ref = np.random.default_rng(3).random((40, 56), dtype=np.float32)
+    mv = np.tile(np.float32([0.5, 0.75]), (3, 4, 1))
+    out = warp(ref, mv, 16, interp="sharp8")
+    wx = np.array([-1, 4, -11, 40, 40, -11, 4, -1]) / 64
+    wy = np.array([0, 1, -5, 17, 58, -10, 4, -1]) / 64
+    h = sum(wx[i] * ref[:, i : 56 - 7 + i] for i in range(8))
+    expect = sum(wy[i] * h[i : 40 - 7 + i] for i in range(8))
+    np.testing.assert_allclose(out[3:-4, 3:-4], expect, atol=1e-5)
+    whole = np.tile(np.float32([2.0, -1.0]), (3, 4, 1))  # whole pels: plain copies
+    np.testing.assert_array_equal(warp(ref, whole, 16, interp="sharp8"), warp(ref, whole, 16))
+
+
+def test_sharp8_takes_quarter_pel_vectors_only() -> None:
+    ref = np.zeros((32, 32), np.float32)
+    with pytest.raises(ValueError, match="quarter-pel"):
+        warp(ref, np.full((2, 2, 2), 0.125, np.float32), 16, interp="sharp8")

@@ -79,6 +79,8 @@ def frame_rows(s: FrameStats, timings: dict[str, float] | None = None,
         mag = (s.mv[..., 0] ** 2 + s.mv[..., 1] ** 2) ** 0.5
         rows.append(("Motion |mv|", f"mean {float(mag.mean()):.2f} · max {float(mag.max()):.2f} px",
                      []))
+    if s.sharp_mc:
+        rows.append(("Interpolation", "8-tap (format 13)", []))
     rows.append(("Block size", f"{s.block_size} px", []))
     psnr = s.psnr if s.psnr is not None else (encoded.psnr if encoded else None)
     rows.append(("PSNR (encoder)", "—" if psnr is None else f"{psnr:.2f} dB", []))
