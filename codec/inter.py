@@ -83,6 +83,8 @@ class InterPayload:
     def _head(self) -> bytes:
         """Format 4: u8 level | flags << 4, u8 precision code << 1 | (block == 8), varint
         lengths of the motion, skip, z (and, with a detail layer, y) sections, weights."""
+        if self.sharp and self.layout < SHARP_FROM:
+            raise ValueError(f"the 8-tap filter bit needs format {SHARP_FROM}, not {self.layout}")
         head = bytes([self.level | self._flags() << 4,
                       SHARP * self.sharp | BLOCK32 * (self.mv_block == 32)
                       | TEMPORAL * self.temporal
@@ -138,6 +140,9 @@ class InterPayload:
         spatial = bool(data[1] & SPATIAL)
         temporal = bidir and bool(data[1] & TEMPORAL)
         sharp = version >= SHARP_FROM and bool(data[1] & SHARP)
+        if data[1] & SHARP and not sharp:
+            raise ZVC69FormatError(f"P-frame motion byte {data[1]:#x} has the 8-tap filter bit "
+                                   f"of format {SHARP_FROM} in a format {version} stream", 1)
         bits = (TEMPORAL | BLOCK32 if bidir else 0) | (SHARP if sharp else 0)
         if ((data[1] & ~bits) >> 4
                 or data[1] & BLOCK32 and data[1] & 1

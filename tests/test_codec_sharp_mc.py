@@ -66,8 +66,10 @@ def test_sharp_bit_is_format_13_only():
     data = p.pack()
     assert data[1] & SHARP
     assert InterPayload.unpack(data, 13).sharp
-    with pytest.raises(ZVC69FormatError, match="motion byte"):
+    with pytest.raises(ZVC69FormatError, match="8-tap filter bit of format 13 in a format 12"):
         InterPayload.unpack(data, 12)
+    with pytest.raises(ValueError, match="format 13"):
+        InterPayload(3, 16, 4, b"\x00", b"", b"", b"", False, layout=12, sharp=True).pack()
     b = InterPayload(3, 32, 4, b"\x00", b"", b"", b"", False, layout=13, refs=(1, 2),
                      temporal=True, sharp=True)
     back = InterPayload.unpack(b.pack(), 13, bidir=True)
