@@ -83,7 +83,7 @@ def _sharp8_weights(t: np.ndarray) -> list[np.ndarray]:
     return [w[:, i] for i in range(8)]
 
 
-class _Sampler:
+class Sampler:
     """(size x size) patches of an edge-clamped reference at per-patch sub-pel positions."""
 
     def __init__(self, ref: np.ndarray, size: int, interp: str = "cubic") -> None:
@@ -147,7 +147,7 @@ def block_mc(ref: np.ndarray, mv: np.ndarray, block: int, interp: str = "cubic")
     mv = _check_mv(mv, h, w, block)
     rows, cols = mv.shape[:2]
     yy, xx = np.meshgrid(np.arange(rows) * block, np.arange(cols) * block, indexing="ij")
-    pred = _Sampler(r, block, interp).sample(yy.ravel(), xx.ravel(), mv.reshape(-1, 2))
+    pred = Sampler(r, block, interp).sample(yy.ravel(), xx.ravel(), mv.reshape(-1, 2))
     out = pred.reshape(rows, cols, block, block, c).transpose(0, 2, 1, 3, 4)
     out = out.reshape(rows * block, cols * block, c)[:h, :w]
     return np.ascontiguousarray(out[:, :, 0] if flat else out)
@@ -179,7 +179,7 @@ def warp(ref: np.ndarray, mv: np.ndarray, block: int, interp: str = "cubic") -> 
     v11 = mv[bi1][:, bj1].reshape(-1, 2)
     yy, xx = np.meshgrid(ci * block - half, cj * block - half, indexing="ij")
     y, x = yy.ravel(), xx.ravel()
-    sampler = _Sampler(r, block, interp)
+    sampler = Sampler(r, block, interp)
     cells = sampler.sample(y, x, v00)
     same = (v01 == v00) & (v10 == v00) & (v11 == v00)
     # Where all four vectors agree the four predictions are identical: the blend is `cells`.

@@ -164,3 +164,20 @@ def test_presets_table() -> None:
         get_preset("turbo")
     with pytest.raises(ValueError):
         Preset("bad", 12, 16, 2, 4, 1, 1)
+
+
+def test_polish_ranks_quarter_pels_with_the_predictions_sampling(monkeypatch) -> None:
+    """Noise on a smooth texture: bilinear ranking (which averages the noise away at half-pel
+    positions) drifts off the true whole-pel shift; the cubic re-test brings it back."""
+    import codec.motion
+
+    rng = np.random.default_rng(7)
+    ref = texture(96, 128, seed=3) + rng.normal(0, 0.02, (96, 128)).astype(np.float32)
+    cur = texture(96, 128, (2, -1), seed=3) + rng.normal(0, 0.02, (96, 128)).astype(np.float32)
+    exact = {}
+    for polish in ("", "cubic"):
+        monkeypatch.setattr(codec.motion, "POLISH", polish)
+        mv = interior(estimate_motion(cur, ref, PRESETS["medium"]))
+        assert np.all(mv * 4 == np.round(mv * 4))
+        exact[polish] = float(np.mean(np.all(mv == np.float32([2, -1]), axis=1)))
+    assert exact["cubic"] - exact[""] >= 0.25, exact
