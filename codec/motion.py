@@ -45,7 +45,8 @@ _MIN_BLOCK = 4  # smallest block side used at coarse pyramid levels
 _CLEANUP_PASSES = 2  # final predictor/zero re-tests at full resolution
 # Quarter-pel fields: each vector's eight quarter-pel neighbours re-tested with the prediction's
 # own sampling (codec.warp, "cubic"; "" to skip). A/B, 17 / 9 / 12 frames, Q1/3/5/7, BD-rate Y:
-# carphone -2.09, megamind -0.07, sintel -0.22 % ("sharp8": -2.64, +0.34, +1.05 %).
+# carphone -2.09, megamind -0.07, sintel -0.22, chaplin +0.16, vtest +0.30 % ("sharp8":
+# carphone -2.64, megamind +0.34, sintel +1.05 %).
 POLISH = "cubic"
 POLISH_PASSES = 1
 
