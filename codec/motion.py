@@ -385,7 +385,7 @@ def _polish(lv: _Level, ref: np.ndarray, mv: np.ndarray, interp: str, passes: in
     uses (codec.warp) instead of the search's bilinear one."""
     sampler = Sampler(ref[:, :, None], lv.b, interp)
     y0, x0 = lv.y0 - lv.pad, lv.x0 - lv.pad
-    mv = mv.astype(np.float32).copy()
+    mv = mv.astype(np.float32)  # (a copy)
     for _ in range(passes):
         pred = median_predictor(mv.reshape(lv.rows, lv.cols, 2)).reshape(-1, 2)
         best = lv.sad(sampler.sample(y0, x0, mv)[..., 0]) + lv.rate(mv, pred)

@@ -30,6 +30,22 @@ def texture(h: int, w: int, seed: int = 0) -> np.ndarray:
     return np.clip(out + 128, 0, 255).astype(np.uint8)
 
 
+def smooth_rgb(
+    h: int, w: int, shift: tuple[float, float] = (0.0, 0.0), seed: int = 0, blur: float = 1.5
+) -> np.ndarray:
+    """Smoothed-noise RGB uint8 frame sampled at (x + sx, y + sy) (exact sub-pel shift);
+    `blur`: the Gaussian's sigma in pixels."""
+    rng = np.random.default_rng(seed)
+    hh, ww = 2 * h + 64, 2 * w + 64
+    ky = np.fft.fftfreq(hh)[:, None, None]
+    kx = np.fft.rfftfreq(ww)[None, :, None]
+    spec = np.fft.rfft2(rng.standard_normal((hh, ww, 3)), axes=(0, 1))
+    spec *= np.exp(-2 * (np.pi * blur) ** 2 * (kx**2 + ky**2))
+    spec *= np.exp(2j * np.pi * (kx * shift[0] + ky * shift[1]))
+    img = np.fft.irfft2(spec, s=(hh, ww), axes=(0, 1))[:h, :w]
+    return np.clip(128 + 45 * img / img.std(), 0, 255).astype(np.uint8)
+
+
 def pan_clip(n: int, h: int = 64, w: int = 96, step: int = 2, seed: int = 0) -> list[np.ndarray]:
     """A camera pan of `step` pixels per frame over a texture."""
     big = texture(h + 8, w + step * n + 8, seed)

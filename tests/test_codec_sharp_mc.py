@@ -10,23 +10,12 @@ from codec.api import shared_codecs
 from codec.decoder import StreamDecoder
 from codec.errors import ZVC69FormatError
 from codec.inter import SHARP, InterPayload
-from tests.codec_helpers import encode
+from tests.codec_helpers import encode, smooth_rgb
 
 
 def _subpel_pan(n: int, h: int = 64, w: int = 96, step: float = 1.125) -> list[np.ndarray]:
     """Detailed band-limited noise panned `step` pixels a frame (exact sub-pel shifts)."""
-    rng = np.random.default_rng(4)
-    hh, ww = 2 * h, 2 * w + 64
-    ky = np.fft.fftfreq(hh)[:, None, None]
-    kx = np.fft.rfftfreq(ww)[None, :, None]
-    spec = np.fft.rfft2(rng.standard_normal((hh, ww, 3)), axes=(0, 1))
-    spec *= np.exp(-2 * (np.pi * 0.8) ** 2 * (kx**2 + ky**2))
-    out = []
-    for i in range(n):
-        img = np.fft.irfft2(spec * np.exp(2j * np.pi * kx * step * i), s=(hh, ww),
-                            axes=(0, 1))[:h, :w]
-        out.append(np.clip(128 + 50 * img / img.std(), 0, 255).astype(np.uint8))
-    return out
+    return [smooth_rgb(h, w, (step * i, 0.0), seed=4, blur=0.8) for i in range(n)]
 
 
 def test_sharp_predictions_are_chosen_signalled_and_decoded_exactly(tmp_path, monkeypatch):

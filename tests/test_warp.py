@@ -10,21 +10,7 @@ import pytest
 from codec.motion import estimate_motion, luma
 from codec.presets import PRESETS
 from codec.warp import block_mc, warp
-
-
-def smooth_rgb(
-    h: int, w: int, shift: tuple[float, float] = (0.0, 0.0), seed: int = 0
-) -> np.ndarray:
-    """Smoothed-noise RGB uint8 frame sampled at (x + sx, y + sy) (exact sub-pel shift)."""
-    rng = np.random.default_rng(seed)
-    hh, ww = 2 * h + 64, 2 * w + 64
-    ky = np.fft.fftfreq(hh)[:, None, None]
-    kx = np.fft.rfftfreq(ww)[None, :, None]
-    spec = np.fft.rfft2(rng.standard_normal((hh, ww, 3)), axes=(0, 1))
-    spec *= np.exp(-2 * (np.pi * 1.5) ** 2 * (kx**2 + ky**2))
-    spec *= np.exp(2j * np.pi * (kx * shift[0] + ky * shift[1]))
-    img = np.fft.irfft2(spec, s=(hh, ww), axes=(0, 1))[:h, :w]
-    return np.clip(128 + 45 * img / img.std(), 0, 255).astype(np.uint8)
+from tests.codec_helpers import smooth_rgb
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
