@@ -36,7 +36,7 @@ from .deblock import loop_filter
 from .detail import CodedDetail, any_on_latent_grid, encode_detail, to_latent_grid
 from .errors import SourceError, ZVC69Error
 from .hyperprior import HyperpriorCoder, Latents
-from .inter import SHARP_FROM, InterPayload
+from .inter import P32_FROM, SHARP_FROM, InterPayload
 from .intra import IntraCodec, IntraPayload
 from .metrics import psnr_rgb
 from .models import ModelSet, load_models
@@ -76,6 +76,12 @@ MV_SSE_WEIGHT = 0.5
 # Format 13: P- and B-frames whose prediction has a lower SSE with the 8-tap filter than with
 # the cubic one use it (a bit in the payload).
 SHARP_MC = True
+# Format 14: P-frames (at the presets that try skips by synthesis) also search 32x32 motion
+# blocks and keep them where motion bits + the weighted prediction SSE come out lower, as
+# B-frames do. A/B against format 13, BD-rate Y, Q1/3/5/7: room_handheld (13 frames) -2.30,
+# megamind (9) -1.98 (Q1: -7 % bits), bigbuckbunny (9) -0.22, sintel (12) +0.28 %; carphone,
+# vtest and chaplin never chose them.
+P_BLOCKS_TRIED = (32,)
 # The level an I-frame is coded at, per stream quality Q1..Q8 (P-frames use Q itself; every
 # payload carries its level). A sharper keyframe is a better reference for the whole GOP:
 # 30-frame runs, Q1-Q5, BD-rate (Y) against I at Q: +2 levels -8.0 % (sintel), -4.4 %
@@ -570,13 +576,22 @@ class StreamEncoder:
         if weights is not None:
             ref = apply_weights(ref, weights)
             mv, pred = self._motion(frame, ref, prof)
-        pred, sharp = self._sharper(frame, pred, prof, lambda: warp(ref, mv, p.block, "sharp8"))
+        block = p.block
+        if self.layout >= P32_FROM and self.rd_skip:  # format 14: also 32x32 blocks
+            for other in P_BLOCKS_TRIED:
+                mv2, pred2 = self._motion(frame, ref, prof, block=other)
+                with prof.stage("motion_coding"):
+                    coded = encode_mvs(mv, p.subpel), encode_mvs(mv2, p.subpel)
+                if (self._field_cost(frame, coded[1], pred2)
+                        < self._field_cost(frame, coded[0], pred)):
+                    mv, pred, block = mv2, pred2, other
+        pred, sharp = self._sharper(frame, pred, prof, lambda: warp(ref, mv, block, "sharp8"))
         with prof.stage("motion_coding"):
             mv_bytes = encode_mvs(mv, p.subpel, self.layout >= 7)
-        base = InterPayload(level, p.block, p.subpel, mv_bytes, b"", b"", b"", False,
+        base = InterPayload(level, block, p.subpel, mv_bytes, b"", b"", b"", False,
                             weights=weights, layout=self.layout, sharp=sharp)
         st = FrameStats(index=n, frame_type="P", width=self.width, height=self.height,
-                        quality=level, block_size=BLOCK, mv_block=p.block, mv=mv,
+                        quality=level, block_size=BLOCK, mv_block=block, mv=mv,
                         weights=None if weights is None else weights.stats(), sharp_mc=sharp)
         payload, recon = self._code_residual(frame, pred, base, st, prof)
         return payload, recon, st
@@ -588,12 +603,10 @@ class StreamEncoder:
         """A B-frame: motion fields towards the references before and after it, per block
         the better of the two predictions or their average (at the motion block size of
         B_BLOCKS that costs least), then the residual as P-frames."""
-        lam = MV_SSE_WEIGHT * LAMBDAS[self.quality - 1] / 3.0
         best: tuple[float, _BiPrediction] | None = None
         for block in B_BLOCKS if self.rd_skip else B_BLOCKS_FAST:
             bi = self._bidir(frame, n, refs, before, after, block, hint, prof)
-            cost = 8 * bi.motion_bytes() + lam * float(
-                np.sum((bi.pred - frame.astype(np.float32)) ** 2, dtype=np.float64))
+            cost = self._field_cost(frame, bi.motion_bytes(), bi.pred)
             if best is None or cost < best[0]:
                 best = (cost, bi)
         assert best is not None
@@ -609,6 +622,14 @@ class StreamEncoder:
         payload, recon = self._code_residual(
             frame, bi.pred, base, st, prof, DETAIL_WEIGHT_P if reference else DETAIL_WEIGHT_B)
         return payload, recon, st
+
+    def _field_cost(self, frame: np.ndarray, motion: bytes | int, pred: np.ndarray) -> float:
+        """What a motion block size is chosen by: the field's bits (`motion`: its bytes or
+        their count) + MV_SSE_WEIGHT x the stream level's lambda x the prediction's SSE."""
+        lam = MV_SSE_WEIGHT * LAMBDAS[self.quality - 1] / 3.0
+        n = motion if isinstance(motion, int) else len(motion)
+        return 8 * n + lam * float(np.sum((pred - frame.astype(np.float32)) ** 2,
+                                          dtype=np.float64))
 
     def _bidir(self, frame: np.ndarray, n: int, refs: tuple[int, int], before: np.ndarray,
                after: np.ndarray, block: int, hint: tuple[np.ndarray, int],

@@ -11,7 +11,8 @@ the detail section last (the last section runs to the end): 6 to 9 bytes of head
 format 3 had 16 to 26.
 
 Format 13: motion byte bit 6, the frame's predictions sample the references with the 8-tap
-filter (warp.SHARP8) instead of the cubic one.
+filter (warp.SHARP8) instead of the cubic one. Format 14: P-frames may have 32x32 motion
+blocks too (motion byte bit 5, as B-frames).
 
 B-frames (format 9, frame type 2) use the same layout (motion byte bit 4: the vectors are
 differences from their temporal prediction; bit 5: 32x32 motion blocks) with four more varints
@@ -46,9 +47,10 @@ HAS_WEIGHTS = 4
 HAS_REGION = 8  # format 7: the weights record carries a region (weights.py)
 SPATIAL = 8  # motion byte, format 8: residual latents with spatial prediction
 TEMPORAL = 16  # motion byte, B-frames: vectors predicted from the reference after (bipred)
-BLOCK32 = 32  # motion byte, B-frames: 32x32 motion blocks
+BLOCK32 = 32  # motion byte, B-frames (P-frames from format 14): 32x32 motion blocks
 SHARP = 64  # motion byte, format 13: the predictions use the 8-tap filter (warp.SHARP8)
 SHARP_FROM = 13
+P32_FROM = 14  # the format whose P-frames may have 32x32 motion blocks
 _PREC_CODE = {1: 0, 2: 1, 4: 2}  # vector precision 1/p -> 2-bit code (format 4)
 _PREC_OF_CODE = {v: k for k, v in _PREC_CODE.items()}
 
@@ -85,6 +87,9 @@ class InterPayload:
         lengths of the motion, skip, z (and, with a detail layer, y) sections, weights."""
         if self.sharp and self.layout < SHARP_FROM:
             raise ValueError(f"the 8-tap filter bit needs format {SHARP_FROM}, not {self.layout}")
+        if self.mv_block == 32 and self.refs is None and self.layout < P32_FROM:
+            raise ValueError(f"P-frames with 32x32 motion blocks need format {P32_FROM}, "
+                             f"not {self.layout}")
         head = bytes([self.level | self._flags() << 4,
                       SHARP * self.sharp | BLOCK32 * (self.mv_block == 32)
                       | TEMPORAL * self.temporal
@@ -143,13 +148,17 @@ class InterPayload:
         if data[1] & SHARP and not sharp:
             raise ZVC69FormatError(f"P-frame motion byte {data[1]:#x} has the 8-tap filter bit "
                                    f"of format {SHARP_FROM} in a format {version} stream", 1)
-        bits = (TEMPORAL | BLOCK32 if bidir else 0) | (SHARP if sharp else 0)
+        if data[1] & BLOCK32 and not bidir and version < P32_FROM:
+            raise ZVC69FormatError(f"P-frame motion byte {data[1]:#x} has 32x32 motion blocks, "
+                                   f"which P-frames have from format {P32_FROM}, in a format "
+                                   f"{version} stream", 1)
+        bits = (TEMPORAL if bidir else 0) | BLOCK32 | (SHARP if sharp else 0)
         if ((data[1] & ~bits) >> 4
                 or data[1] & BLOCK32 and data[1] & 1
                 or (data[1] >> 1 & 3) not in _PREC_OF_CODE
                 or spatial and (version < 8 or not flags & HAS_RESIDUAL)):
             raise ZVC69FormatError(f"P-frame motion byte {data[1]:#x} is not valid", 1)
-        block = 8 if data[1] & 1 else 32 if bidir and data[1] & BLOCK32 else 16
+        block = 8 if data[1] & 1 else 32 if data[1] & BLOCK32 else 16
         prec = _PREC_OF_CODE[data[1] >> 1 & 3]
         p, lengths = 2, []
         refs, bi = None, [0, 0]

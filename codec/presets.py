@@ -15,8 +15,10 @@ motion-block size and vector precision, which the encoder writes into each P-fra
 | slower    | 8     | 48    | 4      | 4      | 3     | 4          | 0.5, 1, 2, 4 | every one    |
 | veryslow  | 8     | 64    | 4      | 4      | 4     | 6          | 0.5, 1, 2, 4 | every one    |
 
-The block size is always 8 or 16, so each 16x16 cell of the residual coder's 1/16-resolution
-latent grid holds exactly one 16-pixel or four 8-pixel motion blocks.
+The block size is 8 or 16; from format 14 the encoder at medium and slower also tries 32x32
+blocks on P-frames (as on B-frames) and keeps the field that costs less
+(`codec.encoder.P_BLOCKS_TRIED`). A 16x16 cell of the residual coder's 1/16-resolution latent
+grid holds one 16-pixel or four 8-pixel motion blocks, or lies in one 32-pixel block.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from dataclasses import dataclass, replace
 class Preset:
     """Motion-search parameters.
 
-    block: motion block size in pixels (8 or 16).
+    block: motion block size in pixels (8 or 16; B-frames and format 14 P-frames may try 32).
     search_range: largest vector component in pixels.
     levels: pyramid levels (1 = full resolution only); the exhaustive search runs at the top.
     subpel: vector precision as a denominator: 1 integer, 2 half, 4 quarter pel.
