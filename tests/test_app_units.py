@@ -178,6 +178,9 @@ def test_frame_panel_names_the_refinement():
     assert rows["Loop filter"] == ("linear · 2 activity classes", {
         "taps (1/128), activity ≥ 0": " ".join(["+0"] * 12),
         "taps (1/128), activity ≥ 300": " ".join(["+1"] * 12)})
+    assert "Motion blocks" not in rows
+    st.frame_type, st.mv_block, st.mv = "P", 32, np.zeros((3, 4, 2), np.float32)
+    assert {n: v for n, v, _ in frame_rows(st)}["Motion blocks"] == "32×32 px (3×4)"
     assert "Interpolation" not in rows and st.summary()["sharp_mc"] is False
     st.sharp_mc = True
     assert {n: v for n, v, _ in frame_rows(st)}["Interpolation"] == "8-tap (format 13)"

@@ -79,6 +79,8 @@ def frame_rows(s: FrameStats, timings: dict[str, float] | None = None,
         mag = (s.mv[..., 0] ** 2 + s.mv[..., 1] ** 2) ** 0.5
         rows.append(("Motion |mv|", f"mean {float(mag.mean()):.2f} · max {float(mag.max()):.2f} px",
                      []))
+        rows.append(("Motion blocks", f"{s.mv_block}×{s.mv_block} px ({s.mv.shape[0]}×"
+                     f"{s.mv.shape[1]})", []))
     if s.sharp_mc:
         rows.append(("Interpolation", "8-tap (format 13)", []))
     rows.append(("Block size", f"{s.block_size} px", []))
