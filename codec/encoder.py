@@ -577,17 +577,17 @@ class StreamEncoder:
             ref = apply_weights(ref, weights)
             mv, pred = self._motion(frame, ref, prof)
         block = p.block
+        with prof.stage("motion_coding"):
+            mv_bytes = encode_mvs(mv, p.subpel, self.layout >= 7)
         if self.layout >= P32_FROM and self.rd_skip:  # format 14: also 32x32 blocks
             for other in P_BLOCKS_TRIED:
                 mv2, pred2 = self._motion(frame, ref, prof, block=other)
                 with prof.stage("motion_coding"):
-                    coded = encode_mvs(mv, p.subpel), encode_mvs(mv2, p.subpel)
-                if (self._field_cost(frame, coded[1], pred2)
-                        < self._field_cost(frame, coded[0], pred)):
-                    mv, pred, block = mv2, pred2, other
+                    bytes2 = encode_mvs(mv2, p.subpel)
+                if (self._field_cost(frame, bytes2, pred2)
+                        < self._field_cost(frame, mv_bytes, pred)):
+                    mv, pred, block, mv_bytes = mv2, pred2, other, bytes2
         pred, sharp = self._sharper(frame, pred, prof, lambda: warp(ref, mv, block, "sharp8"))
-        with prof.stage("motion_coding"):
-            mv_bytes = encode_mvs(mv, p.subpel, self.layout >= 7)
         base = InterPayload(level, block, p.subpel, mv_bytes, b"", b"", b"", False,
                             weights=weights, layout=self.layout, sharp=sharp)
         st = FrameStats(index=n, frame_type="P", width=self.width, height=self.height,
