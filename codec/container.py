@@ -36,9 +36,10 @@ MAGIC = b"ZVC69\0"
 # adaptive loop filter may end a frame's payload (codec.alf; frame header byte 0 bit 5). 13.0:
 # P- and B-frames may be predicted with an 8-tap interpolation filter (codec.warp.SHARP8; bit 6
 # of the motion byte, codec.inter). 14.0: P-frames may have 32x32 motion blocks (bit 5 of the
-# motion byte, as B-frames).
-VERSION = (14, 0)
-READABLE_MAJORS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
+# motion byte, as B-frames). 15.0: a detail section's 16x16 regions may be coded as one 16x16
+# transform (codec.detail; bit 6 of its level byte).
+VERSION = (15, 0)
+READABLE_MAJORS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
 FILE_HEADER_SIZE = 64
 FRAME_HEADER_SIZE = 32  # formats 1-9
 INDEX_ENTRY_SIZE = 16
@@ -47,7 +48,7 @@ FILTERED = 0x20  # frame header byte 0: the payload ends with a loop filter reco
 FILTERED_FROM = 12  # the major version with that bit
 # Majors whose frames the newest of them reads as they were meant (each one only adds to the
 # one before): a damaged version byte that hides one of them is read as the newest.
-UPWARD_READABLE = (10, 11, 12, 13, 14)
+UPWARD_READABLE = (10, 11, 12, 13, 14, 15)
 MAX_PTS = 1 << 40  # format 10 stores 40-bit pts (90 kHz: about 141 days)
 MAX_DIMENSION = 16384
 MAX_CHANNELS = 4096

@@ -18,6 +18,7 @@ import numpy as np
 
 from .detail import B, DetailSection
 from .profiler import Profiler
+from .regions import KIND_4X4, KIND_16, region_of
 
 # (alpha, beta, tc) in 8-bit pixel units per quality level 1..8 (part of the format): alpha
 # = 2 s, beta = tc = s / 2 (floor at 1), s = the per-pixel DC step of format 4's luma steps
@@ -63,20 +64,30 @@ def _with_inner(edges: np.ndarray, split: np.ndarray) -> np.ndarray:
 def deblock(frame: np.ndarray, keep: np.ndarray, level: int,
             split: np.ndarray | None = None) -> np.ndarray:
     """frame (H, W, 3) uint8 filtered across the 8x8 edges next to flagged blocks keep
-    (ceil(H / 8), ceil(W / 8)) bool and, in format 11, the 4x4 edges inside `split` blocks
-    (same grid): all vertical edges left to right in one pass, then all horizontal ones."""
+    (ceil(H / 8), ceil(W / 8)) bool and, in format 11, the 4x4 edges inside split blocks:
+    `split` is the blocks' kinds (detail.KIND_*; a bool array: True = four 4x4) on the same
+    grid, and the 8x8 edges inside a 16x16 or 32x32 transform (format 15) are not filtered. All
+    vertical edges left to right in one pass, then all horizontal ones."""
     h, w = frame.shape[:2]
     if not keep.any():
         return frame
     alpha, beta, tc = thresholds(level)
     x = frame.copy()
-    inner = split is not None and bool(split.any())
+    kinds = None if split is None else split.astype(np.uint8)
+    four = None if kinds is None else kinds == KIND_4X4
+    inner = four is not None and bool(four.any())
     step = B // 2 if inner else B
     # vertical edges: between block columns j-1 and j, for j = 1..cols-1
     ev = keep[:, :-1] | keep[:, 1:]  # (rows, cols-1)
-    eh = (keep[:-1, :] | keep[1:, :]).T  # (cols, rows-1)
+    eh = keep[:-1, :] | keep[1:, :]  # (rows-1, cols)
+    if kinds is not None and (kinds >= KIND_16).any():  # not inside one 16x16 or 32x32
+        region = region_of(kinds)
+        ev &= ~((region[:, :-1] >= 0) & (region[:, :-1] == region[:, 1:]))
+        eh &= ~((region[:-1] >= 0) & (region[:-1] == region[1:]))
+    eh = eh.T  # (cols, rows-1)
     if inner:
-        ev, eh = _with_inner(ev, split), _with_inner(eh, split.T)
+        assert four is not None
+        ev, eh = _with_inner(ev, four), _with_inner(eh, four.T)
     _filter_edges(x, np.repeat(ev, B, axis=0)[:h], alpha, beta, tc, step)
     _filter_edges(x.transpose(1, 0, 2), np.repeat(eh, B, axis=0)[:w], alpha, beta, tc, step)
     return x
@@ -86,7 +97,7 @@ def loop_filter(frame: np.ndarray, section: DetailSection, keep: np.ndarray, ver
                 prof: Profiler, split: np.ndarray | None = None) -> np.ndarray:
     """The frame after a detail section, as encoder and decoder both keep it: deblocked in
     format 5 streams (sections of the format 4 layout, level > 0), else as it is; split: the
-    (rows, cols) blocks coded as four 4x4 transforms."""
+    (rows, cols) blocks' transforms (detail.KIND_*), or None (all 8x8)."""
     if version < 5 or not section.level:
         return frame
     with prof.stage("deblock"):

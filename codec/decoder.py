@@ -28,11 +28,12 @@ from .deblock import loop_filter
 from .detail import (
     DetailSection,
     any_on_latent_grid,
-    decode_split,
+    block_kinds,
     decode_symbols,
     flagged_blocks,
     split_grid,
     to_latent_grid,
+    transform_map,
 )
 from .detail import reconstruct as reconstruct_detail
 from .encoder import Codecs, stats_path
@@ -300,9 +301,9 @@ class StreamDecoder:
             return None
         section = DetailSection.unpack(data, self._version)
         keep8 = flagged_blocks(section, self.height, self.width)
-        split8 = None if section.scales4 is None else decode_split(section.split_bytes, keep8)
-        st.detail_blocks = keep8.astype(np.uint8) + (0 if split8 is None else split8)
-        return section, keep8, split8
+        kinds = block_kinds(section, keep8)
+        st.detail_blocks = transform_map(keep8, kinds)
+        return section, keep8, kinds
 
     def _keep_field(self, n: int, mv: np.ndarray, span: int) -> None:
         """Remember a reference's vector field, pointing back over `span` frames."""

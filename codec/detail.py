@@ -23,13 +23,23 @@ fewer bits there. Its coefficients sit in the 8x8 block's layout, each 4x4 block
 so coefficient coding and contexts stay as they are; its scale indexes come from a second set
 of bands, by frequency inside the 4x4 block (`BANDS4`).
 
+Format 15 lets the four flagged blocks of a 16x16 region, or the sixteen of a 32x32 one, be
+coded as one 16x16 or 32x32 transform (per-region choices, made on top of the 8x8/4x4 one at
+the same lambda, 16x16 first): a smooth residual of low amplitude, which 8x8 blocks each drop
+or pay a DC for, costs a few low frequencies there. The coefficients are laid out over the
+region's blocks by quadrant, with a set of scales per region size by frequency (`BANDS16`,
+`BANDS32`); the deblocking filter skips the edges inside a region.
+
 Layouts (docs/BITSTREAM.md): format 3, u16 luma step, u16 chroma step (1/16 pixel units),
 NBANDS x 3 u8 scale indexes (axis-major), u32 length of the block-flag map, the map (skip.py
 format, True = no coefficients), then the ANS words of the coefficients of the flagged blocks
-(block-major, then axis, row, column). Formats 4-11: a level byte (bit 4: the level's format 4
+(block-major, then axis, row, column). Formats 4-15: a level byte (bit 4: the level's format 4
 steps; bit 5, format 11: the section has 4x4 blocks), the 6-bit scale indexes (a second set for
-4x4 blocks with bit 5), a varint map length and the map, with bit 5 a varint length and the map
-of 4x4 blocks among the flagged ones (`encode_split`), then the coefficients diagonal by diagonal.
+4x4 blocks with bit 5, then one for 16x16 regions with bit 6 and one for 32x32 regions with bit
+7, format 15), a varint map length and the map, then varint lengths and maps (`encode_split`)
+of the 32x32 regions (bit 7) among those whose blocks are all flagged, of the 16x16 regions
+(bit 6) among the others whose blocks are all flagged, and of the 4x4 blocks (bit 5) among the
+other flagged blocks, then the coefficients diagonal by diagonal.
 """
 
 from __future__ import annotations
@@ -47,6 +57,21 @@ from .errors import ZVC69FormatError
 from .models import format_tables_path
 from .profiler import Profiler
 from .quant import LAMBDAS, SCALE_INDEX_STEP, SCALE_LEVELS, SCALE_LOG_BASE
+from .regions import (
+    FREQ16,
+    FREQ32,
+    KIND_4X4,
+    KIND_8X8,
+    KIND_16,
+    KIND_32,
+    SIZES,
+    TRANSFORM16_FROM,
+    WIDE,
+    WIDE32,
+    region_blocks,
+    transform_map,
+    whole_regions,
+)
 from .skip import _BERNOULLI, _contexts, _order, decode_mask, decode_skip, encode_skip
 from .varint import pack_uvarint, read_uvarint
 
@@ -77,6 +102,11 @@ _C4_INT = np.array([[2048, 2048, 2048, 2048], [2676, 1108, -1108, -2676],
                     [2048, -2048, -2048, 2048], [1108, -2676, 2676, -1108]], np.int64)
 _D4_INT_F = np.kron(np.eye(2), _C4_INT.astype(np.float64))
 BANDS4 = _BAND_OF_SUM[np.add.outer(np.arange(B) % 4, np.arange(B) % 4)]
+# Format 15's regions (codec/regions.py): bands by the 8x8 frequency each coefficient stands for.
+BANDS16, BANDS32 = _BAND_OF_SUM[FREQ16], _BAND_OF_SUM[FREQ32]
+# Region sizes: blocks per side, first kind, forward and inverse matrices, bands.
+REGIONS = {size: (nb, first, fwd, inv, {16: BANDS16, 32: BANDS32}[size])
+           for size, (nb, first, fwd, inv, _) in SIZES.items()}
 # The encoder's forward transforms: exact inverses of the decoder's fixed-point ones.
 _D_FWD_T = np.linalg.inv(_D_INT.astype(np.float64) / 4096).T  # coefficients = D^-T ... D^-1
 _T_FWD = np.linalg.inv(_T_INT.astype(np.float64).T / 4096)
@@ -99,7 +129,6 @@ STEPS16 = ((1488, 2975), (1067, 2134), (771, 1542), (554, 1107), (399, 799), (28
 CTX_OFFSETS = np.array([-2, -3, 0, 6, 2, 1, 3, 10, 5, 4, 6, 12, 9, 7, 9, 15], np.int32)
 assert np.abs(CTX_OFFSETS).max() < 32  # _fit_scales packs (symbol, offset) pairs in base 64
 _SCALES_BYTES = (3 * NBANDS * 6 + 7) // 8  # 18 six-bit scale indexes
-_SCALES4_BYTES = (2 * 3 * NBANDS * 6 + 7) // 8  # both sets (format 11 with 4x4 blocks)
 # Diagonals u + v = d of the 8x8 block: the order in which format 4 codes coefficients.
 _DIAGS = [np.nonzero(np.add.outer(np.arange(B), np.arange(B)) == d) for d in range(2 * B - 1)]
 
@@ -143,6 +172,10 @@ class DetailSection:
     coarse: bool = False  # format 5: the level's format 4 steps (STEPS16_V4), bit 4 of its byte
     scales4: np.ndarray | None = None  # format 11: (3, NBANDS) indexes of 4x4 blocks (bit 5)
     split_bytes: bytes = b""  # format 11 with scales4: which flagged blocks are 4x4 (encode_split)
+    scales16: np.ndarray | None = None  # format 15: (3, NBANDS) indexes of 16x16 regions (bit 6)
+    wide_bytes: bytes = b""  # format 15 with scales16: which regions are 16x16 (encode_split)
+    scales32: np.ndarray | None = None  # format 15: the same for 32x32 regions (bit 7)
+    wide32_bytes: bytes = b""
 
     @property
     def contexts(self) -> bool:
@@ -152,52 +185,70 @@ class DetailSection:
     def _head(self) -> bytes:
         """Everything before the flag map (format 4 or, with level 0, format 3)."""
         if self.level:
-            sc = self.scales if self.scales4 is None else np.concatenate([self.scales,
-                                                                           self.scales4])
+            sc = np.concatenate([x for x in (self.scales, self.scales4, self.scales16,
+                                             self.scales32) if x is not None])
             bits = np.unpackbits(sc.astype(np.uint8).reshape(-1, 1), axis=1)[:, 2:]
-            first = self.level | self.coarse << 4 | (self.scales4 is not None) << 5
+            first = (self.level | self.coarse << 4 | (self.scales4 is not None) << 5
+                     | (self.scales16 is not None) << 6 | (self.scales32 is not None) << 7)
             return (bytes([first]) + np.packbits(bits.ravel()).tobytes()
                     + pack_uvarint(len(self.flags_bytes)))
         return (_HEAD.pack(*self.steps16) + self.scales.astype(np.uint8).tobytes()
                 + struct.pack("<I", len(self.flags_bytes)))
 
     def pack(self) -> bytes:
-        split = b"" if self.scales4 is None else pack_uvarint(len(self.split_bytes))
-        return self._head() + self.flags_bytes + split + self.split_bytes + self.coef_bytes
+        maps = b""
+        for scales, data in ((self.scales32, self.wide32_bytes), (self.scales16, self.wide_bytes),
+                             (self.scales4, self.split_bytes)):
+            if scales is not None:
+                maps += pack_uvarint(len(data)) + data
+        return self._head() + self.flags_bytes + maps + self.coef_bytes
 
     @classmethod
     def unpack(cls, data: bytes, version: int = 5) -> DetailSection:
-        """Parse a section of a format `version` (3 to 11) stream."""
+        """Parse a section of a format `version` (3 to 15) stream."""
         if version >= 4:
             if len(data) < 1 + _SCALES_BYTES:
                 raise ZVC69FormatError(f"detail section of {len(data)} bytes is too short", 0)
-            level, coarse, split = data[0], False, False
+            level, coarse, split, wide, wide32 = data[0], False, False, False, False
             if version >= 5:
                 level, coarse = data[0] & ~0x10, bool(data[0] & 0x10)
             if version >= TRANSFORM4_FROM:
                 level, split = level & ~SPLIT, bool(data[0] & SPLIT)
+            if version >= TRANSFORM16_FROM:
+                level, wide = level & ~WIDE, bool(data[0] & WIDE)
+                level, wide32 = level & ~WIDE32, bool(data[0] & WIDE32)
             if not 1 <= level <= 8:
                 raise ZVC69FormatError(f"detail section level byte {data[0]} is not 1..8 "
-                                       "(+16 from format 5, +32 from format 11)", 0)
-            n_sc = _SCALES4_BYTES if split else _SCALES_BYTES
+                                       "(+16 from format 5, +32 from format 11, +64 and +128 "
+                                       "from format 15)", 0)
+            sets = 1 + split + wide + wide32
+            n_sc = (sets * 3 * NBANDS * 6 + 7) // 8
             if len(data) < 1 + n_sc:
                 raise ZVC69FormatError(f"detail section of {len(data)} bytes is too short", 0)
             bits = np.unpackbits(np.frombuffer(data, np.uint8, n_sc, 1))
-            sets = 2 if split else 1
             scales = bits[: sets * 3 * NBANDS * 6].reshape(-1, 6) @ (1 << np.arange(5, -1, -1))
             scales = scales.astype(np.uint8).reshape(sets, 3, NBANDS)
             n_flags, p = read_uvarint(data, 1 + n_sc, "detail block-flag map")
             if p + n_flags > len(data):
                 raise ZVC69FormatError("detail block-flag map runs past the section", p)
             flags, p = data[p : p + n_flags], p + n_flags
-            split_bytes = b""
-            if split:
-                n_split, p = read_uvarint(data, p, "detail 4x4 block map")
-                if p + n_split > len(data):
-                    raise ZVC69FormatError("detail 4x4 block map runs past the section", p)
-                split_bytes, p = data[p : p + n_split], p + n_split
+            maps = []
+            for present, what in ((wide32, "detail 32x32 region map"),
+                                  (wide, "detail 16x16 region map"),
+                                  (split, "detail 4x4 block map")):
+                if not present:
+                    maps.append(b"")
+                    continue
+                n_map, p = read_uvarint(data, p, what)
+                if p + n_map > len(data):
+                    raise ZVC69FormatError(f"{what} runs past the section", p)
+                maps.append(data[p : p + n_map])
+                p += n_map
+            sets_of = iter(scales[1:])
+            s4, s16, s32 = (next(sets_of) if present else None
+                            for present in (split, wide, wide32))
             return cls(level_steps(level, 4 if coarse else version), scales[0], flags,
-                       data[p:], level, coarse, scales[1] if split else None, split_bytes)
+                       data[p:], level, coarse, s4, maps[2], s16, maps[1], s32, maps[0])
         head = _HEAD.size + 3 * NBANDS + 4
         if len(data) < head:
             raise ZVC69FormatError(f"detail section of {len(data)} bytes is too short", 0)
@@ -223,12 +274,16 @@ class CodedDetail:
     recon: np.ndarray  # (H, W, 3) uint8
     bits_map: np.ndarray  # (ceil(H / 8), ceil(W / 8)) float32, bits of each block's coefficients
     keep: np.ndarray  # (ceil(H / 8), ceil(W / 8)) bool, blocks that carry coefficients
-    split: np.ndarray | None = None  # (ceil(H / 8), ceil(W / 8)) bool, blocks coded as 4x4
+    kinds: np.ndarray | None = None  # same grid, uint8: each flagged block's KIND_* (None: 8x8)
+
+    @property
+    def split(self) -> np.ndarray | None:
+        """The blocks coded as four 4x4 transforms (format 11 and later), or None."""
+        return None if self.kinds is None else self.kinds == KIND_4X4
 
     def transforms(self) -> np.ndarray:
-        """FrameStats.detail_blocks: 0 no coefficients, 1 one 8x8 transform, 2 four 4x4."""
-        out = self.keep.astype(np.uint8)
-        return out if self.split is None else out + self.split
+        """FrameStats.detail_blocks (`transform_map`)."""
+        return transform_map(self.keep, self.kinds)
 
 
 def grid(height: int, width: int) -> tuple[int, int]:
@@ -250,13 +305,24 @@ def _unblocks(blocks: np.ndarray, rows: int, cols: int, h: int, w: int) -> np.nd
 
 
 def _scale_indexes(scales: np.ndarray, n: int, scales4: np.ndarray | None = None,
-                   split: np.ndarray | None = None) -> np.ndarray:
-    """(3, NBANDS) table indexes -> (n, 3, 8, 8) int32, per coefficient; blocks where `split`
-    (n,) is set (4x4 transforms) take `scales4` by `BANDS4`."""
+                   split: np.ndarray | None = None, scales16: np.ndarray | None = None,
+                   scales32: np.ndarray | None = None) -> np.ndarray:
+    """(3, NBANDS) table indexes -> (n, 3, 8, 8) int32, per coefficient. `split` (n,): the
+    blocks' kinds (KIND_*; a bool array: True = 4x4); 4x4 blocks take `scales4` by `BANDS4`,
+    blocks of 16x16 and 32x32 regions `scales16` and `scales32` by `BANDS16`, `BANDS32`."""
     per = np.broadcast_to(scales.astype(np.int32)[:, BANDS], (n, 3, B, B))  # (3, 8, 8) each
-    if scales4 is None or split is None or not split.any():
+    if split is None or not split.any():
         return per
-    return np.where(split[:, None, None, None], scales4.astype(np.int32)[:, BANDS4], per)
+    kinds = split.astype(np.uint8)
+    out = per.copy()
+    if scales4 is not None:
+        out[kinds == KIND_4X4] = scales4.astype(np.int32)[:, BANDS4]
+    for size, sc in ((16, scales16), (32, scales32)):
+        if sc is not None:
+            nb, first, _, _, bands = REGIONS[size]
+            for s in range(nb * nb):
+                out[kinds == first + s] = sc.astype(np.int32)[:, bands[s]]
+    return out
 
 
 def context_ids(q: np.ndarray) -> np.ndarray:
@@ -276,18 +342,21 @@ def _offsets(q: np.ndarray, contexts: bool) -> np.ndarray:
 
 
 def _with_offsets(scales: np.ndarray, off: np.ndarray, scales4: np.ndarray | None = None,
-                  split: np.ndarray | None = None) -> np.ndarray:
+                  split: np.ndarray | None = None, scales16: np.ndarray | None = None,
+                  scales32: np.ndarray | None = None) -> np.ndarray:
     """(3, NBANDS) scale indexes plus per-coefficient offsets (n, 3, 8, 8), clipped."""
-    base = _scale_indexes(scales, len(off), scales4, split)
+    base = _scale_indexes(scales, len(off), scales4, split, scales16, scales32)
     return np.clip(base + off, 0, SCALE_LEVELS - 1).astype(np.int32)
 
 
 def table_indexes(q: np.ndarray, scales: np.ndarray, contexts: bool = True,
-                  scales4: np.ndarray | None = None, split: np.ndarray | None = None
+                  scales4: np.ndarray | None = None, split: np.ndarray | None = None,
+                  scales16: np.ndarray | None = None, scales32: np.ndarray | None = None
                   ) -> np.ndarray:
-    """Table index of every coefficient of q (n, 3, 8, 8): its axis and band's scale (4x4
-    blocks, `split`: from `scales4`), plus its context's offset (format 4) or not (format 3)."""
-    return _with_offsets(scales, _offsets(q, contexts), scales4, split)
+    """Table index of every coefficient of q (n, 3, 8, 8): its axis and band's scale (by the
+    blocks' kinds `split`, `_scale_indexes`), plus its context's offset (format 4) or not
+    (format 3)."""
+    return _with_offsets(scales, _offsets(q, contexts), scales4, split, scales16, scales32)
 
 
 def encode_split(split: np.ndarray, keep: np.ndarray) -> bytes:
@@ -304,19 +373,47 @@ def encode_split(split: np.ndarray, keep: np.ndarray) -> bytes:
     return _nibbles(codes) + coder.get_compressed().astype("<u4").tobytes()
 
 
-def decode_split(data: bytes, keep: np.ndarray) -> np.ndarray:
+def decode_split(data: bytes, keep: np.ndarray, what: str = "detail 4x4 block map"
+                 ) -> np.ndarray:
     """Inverse of `encode_split`: (rows, cols) bool; ZVC69FormatError if it is damaged."""
     if len(data) < 2 or (len(data) - 2) % 4:
-        raise ZVC69FormatError("detail 4x4 block map is truncated", len(data))
+        raise ZVC69FormatError(f"{what} is truncated", len(data))
     p = PROBS[_unnibble(data[:2], 3)]
     try:
         coder = constriction.stream.stack.AnsCoder(np.frombuffer(data[2:], "<u4").astype(np.uint32))
         split = decode_mask(coder, p, *keep.shape, keep)
     except ValueError as exc:
-        raise ZVC69FormatError(f"detail 4x4 block map is invalid: {exc}", 2) from None
+        raise ZVC69FormatError(f"{what} is invalid: {exc}", 2) from None
     if not coder.is_empty():
-        raise ZVC69FormatError("detail 4x4 block map has data left over", 2)
+        raise ZVC69FormatError(f"{what} has data left over", 2)
     return split
+
+
+def _region_maps(section: DetailSection) -> list[tuple[int, np.ndarray | None, bytes]]:
+    """(region size, its scales or None, its map) in coding order: 32x32, then 16x16."""
+    return [(32, section.scales32, section.wide32_bytes), (16, section.scales16,
+                                                            section.wide_bytes)]
+
+
+def block_kinds(section: DetailSection, keep: np.ndarray) -> np.ndarray | None:
+    """Each flagged block's transform, KIND_* on the (rows, cols) grid, from the section's
+    32x32 and 16x16 region maps (format 15; each over the regions whose blocks are all flagged
+    and in no larger region) and 4x4 block map (format 11; over the other flagged blocks);
+    None: all 8x8."""
+    if section.scales4 is None and section.scales16 is None and section.scales32 is None:
+        return None
+    kinds = np.zeros(keep.shape, np.uint8)
+    for size, scales, data in _region_maps(section):
+        if scales is None:
+            continue
+        n, first = REGIONS[size][:2]
+        wide = decode_split(data, whole_regions(keep & (kinds < KIND_16), n),
+                            f"detail {size}x{size} region map")
+        blocks = region_blocks(*keep.shape, n)[wide.ravel()]
+        kinds.ravel()[blocks] = first + np.arange(n * n, dtype=np.uint8)
+    if section.scales4 is not None:
+        kinds[decode_split(section.split_bytes, keep & (kinds < KIND_16))] = KIND_4X4
+    return kinds
 
 
 def _passes() -> list[tuple[list[int], np.ndarray, np.ndarray]]:
@@ -336,11 +433,14 @@ def encode_coefficients(q: np.ndarray, scales: np.ndarray,
 
 def decode_coefficients(data: bytes, k: int, scales: np.ndarray,
                         scales4: np.ndarray | None = None,
-                        split: np.ndarray | None = None) -> np.ndarray:
-    """Inverse of `encode_coefficients`: q (k, 3, 8, 8) int32; `split` (k,): the 4x4 blocks."""
+                        split: np.ndarray | None = None,
+                        scales16: np.ndarray | None = None,
+                        scales32: np.ndarray | None = None) -> np.ndarray:
+    """Inverse of `encode_coefficients`: q (k, 3, 8, 8) int32; `split` (k,): the blocks'
+    kinds (`_scale_indexes`)."""
     q = np.zeros((k, 3, B, B), np.int32)
     dec = entropy.GaussianChunkDecoder(data, k * 3 * B * B, coef_tables())
-    base = _scale_indexes(scales, k, scales4, split)
+    base = _scale_indexes(scales, k, scales4, split, scales16, scales32)
     for axes, u, v in _passes():
         sub = q[:, axes[0] : axes[-1] + 1]  # a view
         left = np.where(v > 0, np.abs(sub[:, :, u, np.maximum(v - 1, 0)].astype(np.int64)), 0)
@@ -357,20 +457,37 @@ def decode_coefficients(data: bytes, k: int, scales: np.ndarray,
 def inverse(q: np.ndarray, steps16: tuple[int, int], split: np.ndarray | None = None
             ) -> np.ndarray:
     """Quantised coefficients (n, 3, 8, 8) -> pixel residual (n, 3, 8, 8) int64 (RGB), in
-    integer arithmetic only: identical on every machine. `split` (n,): blocks of four 4x4."""
+    integer arithmetic only: identical on every machine. `split` (n,): the blocks' kinds
+    (KIND_*; a bool array: True = four 4x4); the blocks of 16x16 and 32x32 regions come in the
+    order `block_kinds` gives (the i-th block of each kind belongs to the i-th region)."""
     st = np.array([steps16[0], steps16[1], steps16[1]], np.int64)
     # Every value below is an integer under 2^53, so float64 products and sums are exact (in
     # any order, with or without FMA) and BLAS can do the matrix products. A valid stream's
-    # |q * step16| is under 2^16 (8-bit residuals: |DC| <= 8 * 255 * sqrt(3) pixels);
-    # clamping keeps corrupt ones in range too.
-    c = np.clip(q.astype(np.int64) * st[None, :, None, None], -(1 << 16), 1 << 16)  # 1/16 px
-    c = c.astype(np.float64)
-    if split is None or not split.any():
+    # |q * step16| is under 2^16 (8-bit residuals: |DC| <= 8 * 255 * sqrt(3) pixels), 2^17
+    # in 16x16 regions and 2^18 in 32x32 ones; clamping keeps corrupt ones in range too.
+    c = q.astype(np.int64) * st[None, :, None, None]  # 1/16 px
+    kinds = None if split is None or not split.any() else split.astype(np.uint8)
+    if kinds is None:
+        c = np.clip(c, -(1 << 16), 1 << 16).astype(np.float64)
         x = np.matmul(np.matmul(_D_INT_F.T, c), _D_INT_F)  # x 2^24, < 2^46
-    else:  # the 4x4 matrix's entries are no larger
+    else:  # the other matrices' entries are no larger (sums < 2^48)
+        bound = np.where(kinds >= KIND_32, 1 << 18, np.where(kinds >= KIND_16, 1 << 17, 1 << 16))
+        bound = bound[:, None, None, None]
+        c = np.clip(c, -bound, bound).astype(np.float64)
         x = np.empty_like(c)
-        x[~split] = np.matmul(np.matmul(_D_INT_F.T, c[~split]), _D_INT_F)
-        x[split] = np.matmul(np.matmul(_D4_INT_F.T, c[split]), _D4_INT_F)
+        for kind, d in ((KIND_8X8, _D_INT_F), (KIND_4X4, _D4_INT_F)):
+            m = kinds == kind
+            x[m] = np.matmul(np.matmul(d.T, c[m]), d)
+        for nb, first, _, d, _ in REGIONS.values():
+            parts = [kinds == first + s for s in range(nb * nb)]
+            if not parts[0].any():
+                continue
+            big = np.concatenate([np.concatenate([c[parts[nb * a + b]] for b in range(nb)], 3)
+                                  for a in range(nb)], 2)  # (t, 3, 8nb, 8nb)
+            xs = np.matmul(np.matmul(d.T, big), d)
+            for s in range(nb * nb):
+                a, b = divmod(s, nb)
+                x[parts[s]] = xs[:, :, B * a : B * a + B, B * b : B * b + B]
     xi = (x.astype(np.int64) + (1 << 13)) >> 14  # 1/16 pixel x 2^10
     rgb = np.tensordot(_T_INT_F.T, xi.astype(np.float64), axes=(1, 1))  # (3, n, 8, 8) x 2^12
     return ((rgb.astype(np.int64) + (1 << 25)) >> 26).transpose(1, 0, 2, 3)  # / 2^26
@@ -382,25 +499,50 @@ def _apply(base: np.ndarray, res: np.ndarray, rows: int, cols: int) -> np.ndarra
     return np.clip(base.astype(np.int64) + r, 0, 255).astype(np.uint8)
 
 
+def _pair_counts(s: np.ndarray, o: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (symbol, offset) pairs of s and o (|o| < 32) and how often each occurs."""
+    lo, hi = int(s.min()), int(s.max())
+    if (hi - lo + 1) * 64 <= 1 << 20:  # counting is faster than sorting
+        counts = np.bincount((s.astype(np.int64) - lo) * 64 + (o + 32),
+                             minlength=(hi - lo + 1) * 64)
+        keys = np.flatnonzero(counts)
+        counts = counts[keys]
+        values = (keys // 64 + lo).astype(np.int32)
+        return values, keys % 64 - 32, counts
+    keys, counts = np.unique(s.astype(np.int64) * 64 + (o + 32), return_counts=True)
+    values = (keys // 64).astype(np.int32)
+    return values, keys - 64 * values - 32, counts
+
+
 def _fit_scales(q: np.ndarray, off: np.ndarray, tables: entropy.GaussianTables,
                 bands: np.ndarray = BANDS) -> np.ndarray:
-    """Per axis and band (`bands`: BANDS, or BANDS4 for 4x4 blocks), the scale index that codes
-    the symbols q (n, 3, 8, 8), with their table-index offsets `off` (`_offsets`), in the
-    fewest bits, searched around the one matching their RMS."""
+    """Per axis and band (`bands`: BANDS, or BANDS4 for 4x4 blocks, or (n, 8, 8) per block,
+    or (p, 8, 8) repeating over every p blocks), the scale index that codes the symbols q (n, 3,
+    8, 8), with their table-index offsets `off` (`_offsets`), in the fewest bits, searched
+    around the one matching their RMS."""
     out = np.zeros((3, NBANDS), np.uint8)
+    pattern = bands.ndim == 3 and len(bands) != len(q)
+    if pattern:  # blocks in groups of p, each position with its own band map
+        p = len(bands)
+        q = q.reshape(-1, p, 3, B, B)
+        off = off.reshape(-1, p, 3, B, B)
     for a in range(3):
         for b in range(NBANDS):
             m = bands == b
-            s = q[:, a][:, m].ravel()
+            if pattern:
+                s = np.concatenate([q[:, j, a][:, m[j]].ravel() for j in range(p)])
+            else:
+                s = (q[:, a][:, m] if m.ndim == 2 else q[:, a][m]).ravel()
             if s.size == 0 or not s.any():
                 continue
-            o = off[:, a][:, m].ravel()
+            if pattern:
+                o = np.concatenate([off[:, j, a][:, m[j]].ravel() for j in range(p)])
+            else:
+                o = (off[:, a][:, m] if m.ndim == 2 else off[:, a][m]).ravel()
             rms = float(np.sqrt(np.mean(s.astype(np.float64) ** 2)))
             guess = round((64 * np.log(rms) - SCALE_LOG_BASE) / SCALE_INDEX_STEP
                           - float(np.mean(o)))
-            keys, counts = np.unique(s.astype(np.int64) * 64 + (o + 32), return_counts=True)
-            values = (keys // 64).astype(np.int32)  # each (symbol, offset) pair once
-            offs = keys - 64 * values - 32  # |offset| < 32
+            values, offs, counts = _pair_counts(s, o)  # each (symbol, offset) pair once
             best: tuple[float, int] | None = None
             for i in range(guess - 3, guess + 4):
                 i = min(max(i, 0), SCALE_LEVELS - 1)
@@ -418,7 +560,7 @@ class _Option:
     """One way to code a frame's detail layer, as `_build` made it."""
     section: DetailSection
     keep: np.ndarray  # (n,) bool, blocks that carry coefficients
-    split: np.ndarray | None  # (n,) bool, blocks coded as four 4x4 transforms
+    kinds: np.ndarray | None  # (n,) uint8 KIND_* of each block (None: all 8x8)
     qk: np.ndarray  # (k, 3, 8, 8) the kept blocks' coefficients
     bits: np.ndarray  # (n,) bits of each block's coefficients
     net: float  # lambda x SSE removed minus the section's bits
@@ -430,10 +572,17 @@ def _quantise(c: np.ndarray, st: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q, (c**2).sum((1, 2, 3)) - ((c - q * st) ** 2).sum((1, 2, 3))
 
 
-# What a selection chose: blocks kept (n,), blocks split into 4x4 (n,) or None, the scales of
-# 8x8 and of 4x4 blocks (None), bits of each block's coefficients (n,), kept blocks' indexes.
-_Selection = tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray | None, np.ndarray,
-                   np.ndarray]
+@dataclass
+class _Selection:
+    """What a selection chose (scales: (3, NBANDS) indexes, None where no block uses them)."""
+    keep: np.ndarray  # (n,) bool
+    kinds: np.ndarray | None  # (n,) uint8 KIND_*, or None: all 8x8
+    scales: np.ndarray  # of 8x8 blocks
+    scales4: np.ndarray | None  # of 4x4 blocks
+    bits: np.ndarray  # (n,) bits of each block's coefficients
+    idx: np.ndarray  # the kept blocks' table indexes (k, 3, 8, 8)
+    scales16: np.ndarray | None = None  # of 16x16 regions
+    scales32: np.ndarray | None = None  # of 32x32 regions
 
 
 def _select_plain(q: np.ndarray, gain: np.ndarray, lam: float, contexts: bool,
@@ -460,7 +609,7 @@ def _select_plain(q: np.ndarray, gain: np.ndarray, lam: float, contexts: bool,
     keep[nz[kept]] = True
     bits = np.zeros(len(q))
     bits[nz] = bits_n
-    return keep, None, scales, None, bits, idx_n[kept]
+    return _Selection(keep, None, scales, None, bits, idx_n[kept])
 
 
 def _select_split(q8: np.ndarray, gain8: np.ndarray, q4: np.ndarray, gain4: np.ndarray,
@@ -505,7 +654,91 @@ def _select_split(q8: np.ndarray, gain8: np.ndarray, q4: np.ndarray, gain4: np.n
     split[cand[four]] = True
     bits[cand] = np.where(four, out[1][2], out[0][2])
     idx = np.where(four[:, None, None, None], out[1][1], out[0][1])[choice >= 0]
-    return keep, split, out[0][0], out[1][0], bits, idx
+    return _Selection(keep, split.astype(np.uint8), out[0][0], out[1][0], bits, idx)
+
+
+def _bands_of(kinds: np.ndarray) -> np.ndarray:
+    """(k, 8, 8): the band of each coefficient of blocks of these kinds."""
+    out = np.broadcast_to(BANDS, (len(kinds), B, B)).copy()
+    out[kinds == KIND_4X4] = BANDS4
+    for nb, first, _, _, bands in REGIONS.values():
+        for s in range(nb * nb):
+            out[kinds == first + s] = bands[s]
+    return out
+
+
+def _select_wide(x: np.ndarray, st: np.ndarray, q: np.ndarray, gain: np.ndarray,
+                 base: _Selection, lam: float, grid_shape: tuple[int, int],
+                 tables: entropy.GaussianTables, size: int
+                 ) -> tuple[_Selection, np.ndarray, np.ndarray] | None:
+    """Format 15: on top of the selection `base` (q, gain: each block's coefficients and SSE
+    saved by the transform it chose), the size x size regions (16 or 32) whose one transform
+    nets more (distortion saved at `lam` minus bits) than their blocks as `base` coded them,
+    with its scales refitted to them over up to three rounds; x: the blocks' rotated residual
+    (n, 3, 8, 8), st: the steps. Returns (selection, q, gain) with the regions' blocks
+    replaced and every other transform's scales refitted to the blocks left to it, or None
+    when no region pays."""
+    nb, first, fwd, _, bands_s = REGIONS[size]
+    rows, cols = grid_shape
+    gi = region_blocks(rows, cols, nb)
+    m, per = len(gi), nb * nb
+    if not m:
+        return None
+    kinds0 = np.zeros(len(q), np.uint8) if base.kinds is None else base.kinds
+    net_base = np.where(base.keep, lam * gain - base.bits - 1.0, 0.0)[gi].sum(1)  # 1: flag
+    xr = x[gi].reshape(m, nb, nb, 3, B, B).transpose(0, 3, 1, 4, 2, 5).reshape(
+        m, 3, B * nb, B * nb)
+    c = np.matmul(np.matmul(fwd, xr), fwd.T)
+    qr = (np.sign(c) * np.floor(np.abs(c) / st + DEAD_ZONE)).astype(np.int32)
+    gain_r = (c**2).sum((1, 2, 3)) - ((c - qr * st) ** 2).sum((1, 2, 3))
+    # only regions whose one transform can save more than their blocks as they are
+    cand = qr.reshape(m, -1).any(1) & (lam * gain_r > net_base + 2.0)
+    if not cand.any():
+        return None
+    gi, qr, gain_r, net_base = gi[cand], qr[cand], gain_r[cand], net_base[cand]
+    m = len(gi)
+    sub = qr.reshape(m, 3, nb, B, nb, B).transpose(0, 2, 4, 1, 3, 5).reshape(m * per, 3, B, B)
+    off = _offsets(sub, True)
+    take = np.ones(m, bool)
+    sc = np.zeros((3, NBANDS), np.uint8)
+    for _ in range(3):
+        if not take.any():
+            return None
+        rep = np.repeat(take, per)
+        sc = _fit_scales(sub[rep], off[rep], tables, bands_s)
+        idx = np.clip(sc.astype(np.int32)[:, bands_s].transpose(1, 0, 2, 3)[None]
+                      + off.reshape(m, per, 3, B, B), 0, SCALE_LEVELS - 1).astype(np.int32)
+        bits_s = entropy.information_bits_gaussian(sub, idx.reshape(-1, 3, B, B),
+                                                   tables).reshape(m, per, -1).sum(2)
+        new = lam * gain_r - bits_s.sum(1) - 2.0 > net_base  # 2: flags
+        if (new == take).all():
+            break
+        take = new
+    if not take.any():
+        return None
+    blocks = gi[take]  # (t, per)
+    kinds = kinds0.copy()
+    kinds[blocks] = first + np.arange(per, dtype=np.uint8)
+    keep = base.keep.copy()
+    keep[blocks] = True
+    q = q.copy()
+    q[blocks] = sub.reshape(m, per, 3, B, B)[take]
+    gain = gain.copy()
+    gain[blocks] = gain_r[take, None] / per
+    bits = base.bits.copy()
+    bits[blocks] = bits_s[take]
+    idx_all = np.zeros((len(q), 3, B, B), np.int32)
+    idx_all[base.keep] = base.idx
+    idx_all[blocks] = idx[take]
+    # the other transforms keep their scales (refitting them to the blocks left moved the
+    # section by under 0.1 %); a set no block uses any more is dropped
+    sets = {KIND_4X4: base.scales4, KIND_16: base.scales16, KIND_32: base.scales32}
+    sets[first] = sc
+    for kind, nb in ((KIND_4X4, 1), (KIND_16, 2), (KIND_32, 4)):
+        if not ((kinds >= kind) & (kinds < kind + nb * nb) & keep).any():
+            sets[kind] = None
+    return (_Selection(keep, kinds, base.scales, sets[KIND_4X4], bits, idx_all[keep],
+                       sets[KIND_16], sets[KIND_32]), q, gain)
 
 
 def _build(q: np.ndarray, gain: np.ndarray, choice: _Selection, grid_shape: tuple[int, int],
@@ -514,18 +747,31 @@ def _build(q: np.ndarray, gain: np.ndarray, choice: _Selection, grid_shape: tupl
     q, gain: each block's coefficients and SSE saved by the transform chosen for it; head:
     (steps16, level byte's level or 0, coarse)."""
     steps16, level, coarse = head
-    keep, split, scales, scales4, bits, idx_k = choice
+    keep, kinds = choice.keep, choice.kinds
     qk = np.ascontiguousarray(q[keep])
-    flags = encode_skip(~keep.reshape(grid_shape))
-    idx_k = np.ascontiguousarray(idx_k)  # qk's rows, in the same order
+    keep_grid = keep.reshape(grid_shape)
+    flags = encode_skip(~keep_grid)
+    idx_k = np.ascontiguousarray(choice.idx)  # qk's rows, in the same order
     if level:
-        coef = encode_coefficients(qk, scales, idx_k)
+        coef = encode_coefficients(qk, choice.scales, idx_k)
     else:
         coef = entropy.encode_gaussian(qk, idx_k, tables)
-    split_bytes = b"" if split is None else encode_split(split.reshape(grid_shape),
-                                                          keep.reshape(grid_shape))
-    section = DetailSection(steps16, scales, flags, coef, level, coarse, scales4, split_bytes)
-    return _Option(section, keep, split, qk, bits, lam * float(gain[keep].sum()) - section.bits())
+    maps = {4: b"", 16: b"", 32: b""}
+    if kinds is not None:
+        kind_grid = kinds.reshape(grid_shape)
+        for size, scales in ((32, choice.scales32), (16, choice.scales16)):  # as block_kinds
+            if scales is not None:
+                nb, first = REGIONS[size][:2]
+                larger = kind_grid >= KIND_32 if size == 16 else np.zeros(grid_shape, bool)
+                r, c = grid_shape[0] // nb, grid_shape[1] // nb
+                maps[size] = encode_split(kind_grid[: nb * r : nb, : nb * c : nb] == first,
+                                          whole_regions(keep_grid & ~larger, nb))
+        if choice.scales4 is not None:
+            maps[4] = encode_split(kind_grid == KIND_4X4, keep_grid & (kind_grid < KIND_16))
+    section = DetailSection(steps16, choice.scales, flags, coef, level, coarse, choice.scales4,
+                            maps[4], choice.scales16, maps[16], choice.scales32, maps[32])
+    return _Option(section, keep, kinds, qk, choice.bits,
+                   lam * float(gain[keep].sum()) - section.bits())
 
 
 def encode_detail(frame: np.ndarray, base: np.ndarray, level: int, prof: Profiler,
@@ -533,9 +779,9 @@ def encode_detail(frame: np.ndarray, base: np.ndarray, level: int, prof: Profile
                   coarse: bool = False) -> CodedDetail | None:
     """Code frame - base ((H, W, 3) uint8 each) at `level`; None when it does not pay.
     version: the stream format (3: no context modelling, explicit steps; 4: format 4 steps;
-    11: blocks may be four 4x4 transforms); weight: multiplies the level's price of
-    distortion in the encoder's choices (blocks kept); coarse: format 5 with the level's
-    format 4 steps."""
+    11: blocks may be four 4x4 transforms; 15: regions may be one 16x16 transform); weight:
+    multiplies the level's price of distortion in the encoder's choices (blocks kept);
+    coarse: format 5 with the level's format 4 steps."""
     tables = coef_tables()
     h, w = frame.shape[:2]
     rows, cols = grid(h, w)
@@ -553,50 +799,62 @@ def encode_detail(frame: np.ndarray, base: np.ndarray, level: int, prof: Profile
         if version >= TRANSFORM4_FROM:
             q4, gain4 = _quantise(np.matmul(np.matmul(_D4_FWD_T, x), _D4_FWD_T.T), st)
     head = (steps16, level if contexts else 0, coarse)
-    options = []
+    options: list[tuple[_Option, _Selection, np.ndarray, np.ndarray]] = []
     with prof.stage("entropy_encode"):
         plain = _select_plain(q, gain, lam, contexts, tables)
         if plain is not None:
-            options.append(_build(q, gain, plain, (rows, cols), head, lam, tables))
+            options.append((_build(q, gain, plain, (rows, cols), head, lam, tables), plain, q,
+                            gain))
         if q4 is not None and gain4 is not None:
             split = _select_split(q, gain, q4, gain4, lam, tables)
             if split is not None:
-                four = split[1]
-                assert four is not None
-                options.append(_build(np.where(four[:, None, None, None], q4, q),
-                                      np.where(four, gain4, gain), split, (rows, cols), head,
-                                      lam, tables))
-    best = max(options, key=lambda o: o.net, default=None)
+                assert split.kinds is not None
+                four = split.kinds == KIND_4X4
+                qs = np.where(four[:, None, None, None], q4, q)
+                gs = np.where(four, gain4, gain)
+                options.append((_build(qs, gs, split, (rows, cols), head, lam, tables), split,
+                                qs, gs))
+        for size in REGIONS if version >= TRANSFORM16_FROM and options else ():
+            _, sel, qs, gs = max(options, key=lambda o: o[0].net)  # regions on top of it
+            wide = _select_wide(x, st, qs, gs, sel, lam, (rows, cols), tables, size)
+            if wide is not None:
+                sel, qs, gs = wide
+                options.append((_build(qs, gs, sel, (rows, cols), head, lam, tables), sel,
+                                qs, gs))
+    best = max((o[0] for o in options), key=lambda o: o.net, default=None)
     if best is None or best.net <= 0:
         return None  # the whole layer does not pay for itself
     keep = best.keep
     with prof.stage("detail_transform"):
         res = np.zeros((len(q), 3, B, B), np.int64)
-        res[keep] = inverse(best.qk, steps16, None if best.split is None else best.split[keep])
+        res[keep] = inverse(best.qk, steps16, None if best.kinds is None else best.kinds[keep])
         recon = _apply(base, res, rows, cols)
     bits_map = np.where(keep, best.bits, 0.0).reshape(rows, cols).astype(np.float32)
-    split_map = None if best.split is None else best.split.reshape(rows, cols)
-    return CodedDetail(best.section, recon, bits_map, keep.reshape(rows, cols), split_map)
+    kinds = None if best.kinds is None else best.kinds.reshape(rows, cols)
+    return CodedDetail(best.section, recon, bits_map, keep.reshape(rows, cols), kinds)
 
 
 def decode_symbols(section: DetailSection, height: int, width: int, prof: Profiler,
                    keep: np.ndarray | None = None, split: np.ndarray | None = None
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Entropy decoding only: (flagged-block mask (rows, cols), coefficients (k, 3, 8, 8),
-    which of the k are four 4x4 transforms (None: none)); keep, split: the section's
-    `flagged_blocks` and `decode_split` maps, when already decoded."""
+    the k blocks' kinds, KIND_* (None: all 8x8)); keep, split: the section's `flagged_blocks`
+    and `block_kinds` maps, when already decoded."""
     tables = coef_tables()
     with prof.stage("entropy_decode"):
         if keep is None:
             keep = flagged_blocks(section, height, width)
         k = int(keep.sum())
-        if section.scales4 is None:
+        if section.scales4 is None and section.scales16 is None and section.scales32 is None:
             split = None
         else:
-            split = (decode_split(section.split_bytes, keep) if split is None else split)[keep]
+            kinds = block_kinds(section, keep) if split is None else split
+            assert kinds is not None
+            split = kinds[keep].astype(np.uint8)
         if section.contexts:
             return keep, decode_coefficients(section.coef_bytes, k, section.scales,
-                                             section.scales4, split), split
+                                             section.scales4, split, section.scales16,
+                                             section.scales32), split
         idx = np.ascontiguousarray(_scale_indexes(section.scales, k))
         q = entropy.decode_gaussian(section.coef_bytes, idx, tables).reshape(k, 3, B, B)
     return keep, q, None
@@ -616,16 +874,16 @@ def reconstruct(section: DetailSection, keep: np.ndarray, q: np.ndarray, base: n
     bits = np.zeros(rows * cols, np.float32)
     if len(q):
         bits[keep.ravel()] = entropy.information_bits_gaussian(
-            q, table_indexes(q, section.scales, section.contexts, section.scales4, split),
-            tables).sum((1, 2, 3))
+            q, table_indexes(q, section.scales, section.contexts, section.scales4, split,
+                             section.scales16, section.scales32), tables).sum((1, 2, 3))
     return frame, bits.reshape(rows, cols)
 
 
 def split_grid(keep: np.ndarray, split: np.ndarray | None) -> np.ndarray | None:
-    """`decode_symbols`' split (k,) of the flagged blocks -> (rows, cols) bool, or None."""
+    """`decode_symbols`' kinds (k,) of the flagged blocks -> (rows, cols), or None."""
     if split is None:
         return None
-    out = np.zeros(keep.shape, bool)
+    out = np.zeros(keep.shape, split.dtype)
     out[keep] = split
     return out
 

@@ -541,7 +541,7 @@ class StreamEncoder:
             payload.detail_bytes = detail.section.pack()
             base = recon
             recon = loop_filter(detail.recon, detail.section, detail.keep, self.layout, prof,
-                                detail.split)
+                                detail.kinds)
             st.detail_blocks = detail.transforms()
             lat_rows, lat_cols = bits_map.shape
             bits_map = bits_map + to_latent_grid(detail.bits_map, lat_rows, lat_cols)
@@ -694,7 +694,7 @@ class StreamEncoder:
         bits_map = lat.bits_map if lat else np.zeros(coded.skip.shape, np.float32)
         if detail is not None:
             recon = loop_filter(detail.recon, detail.section, detail.keep, self.layout, prof,
-                                detail.split)
+                                detail.kinds)
             st.detail_blocks = detail.transforms()
             energy = block_energy(recon, pred, coded.skip.shape)
             bits_map = bits_map + to_latent_grid(detail.bits_map, *coded.skip.shape)

@@ -761,8 +761,40 @@ class GaussianChunkDecoder:
             _close_stream(self._coder, np.concatenate(self._parts))
 
 
+_LUT_REACH = 64  # symbols -64..64 are looked up in a table of their bits (`_information_bits`)
+
+
+def _bits_lut(tables: _IntTables) -> np.ndarray:
+    """Cached (S, 2 * _LUT_REACH + 1) float32: `_information_bits_exact` of every symbol in
+    -_LUT_REACH.._LUT_REACH under every table."""
+    lut = tables._cache.get("bits_lut")
+    if lut is None:
+        n = tables.pmf.shape[0]
+        vals = np.arange(-_LUT_REACH, _LUT_REACH + 1)
+        lut = _information_bits_exact(np.tile(vals, n), np.repeat(np.arange(n), len(vals)),
+                                      tables).reshape(n, len(vals))
+        lut.flags.writeable = False
+        tables._cache["bits_lut"] = lut
+    return lut
+
+
 def _information_bits(sym: np.ndarray, idx: np.ndarray, tables: _IntTables) -> np.ndarray:
-    """-log2 p per symbol (flat), escapes included (bin + side + nbits + mantissa bits)."""
+    """-log2 p per symbol (flat), escapes included (bin + side + nbits + mantissa bits): from
+    a table for the usual small symbols, the same values `_information_bits_exact` gives."""
+    s = sym.reshape(-1)
+    i = idx.reshape(-1)
+    if s.size < 4096:
+        return _information_bits_exact(s, i, tables)
+    far = np.abs(s) > _LUT_REACH
+    out = _bits_lut(tables)[i, np.clip(s, -_LUT_REACH, _LUT_REACH) + _LUT_REACH]
+    if far.any():
+        out[far] = _information_bits_exact(s[far], i[far], tables)
+    return out
+
+
+def _information_bits_exact(sym: np.ndarray, idx: np.ndarray, tables: _IntTables
+                            ) -> np.ndarray:
+    """`_information_bits`, computed from the tables for every symbol."""
     s = sym.reshape(-1).astype(np.int64)
     lo = tables.offset.astype(np.int64)[idx]
     esc_bin = tables.length.astype(np.int64)[idx] - 1

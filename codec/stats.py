@@ -92,7 +92,8 @@ class FrameStats:
     modes: np.ndarray | None = None
     reference: bool = True  # later frames may predict from this one
     # the detail layer's 8x8 blocks (ceil(H / 8), ceil(W / 8)) uint8: 0 no coefficients, 1 one
-    # 8x8 transform, 2 four 4x4 transforms (format 11); None: the frame has no detail layer
+    # 8x8 transform, 2 four 4x4 transforms (format 11), 3 a quarter of one 16x16 transform,
+    # 4 a sixteenth of one 32x32 transform (format 15); None: the frame has no detail layer
     detail_blocks: np.ndarray | None = None
     decode_index: int | None = None  # position in the stream (decode order), when known
     # format 12: the adaptive loop filter (alf.py): clip value, per activity class 12
@@ -145,6 +146,10 @@ class FrameStats:
             else int(np.count_nonzero(self.detail_blocks)),
             "detail_4x4": None if self.detail_blocks is None
             else int(np.count_nonzero(self.detail_blocks == 2)),
+            "detail_16x16": None if self.detail_blocks is None
+            else int(np.count_nonzero(self.detail_blocks == 3)) // 4,
+            "detail_32x32": None if self.detail_blocks is None
+            else int(np.count_nonzero(self.detail_blocks == 4)) // 16,
             "loop_filter": None if self.loop_filter is None else self.loop_filter[0],
             "loop_filter_classes": None if self.loop_filter is None
             else len(self.loop_filter[1]),

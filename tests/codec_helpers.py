@@ -94,3 +94,27 @@ def frame_payload(reader, n: int) -> bytes:
     """Frame n's payload as its frame type lays it out (without a loop filter record)."""
     fh, data = reader.read_frame(n)
     return alf.strip(data, fh.filtered)
+
+
+def damaged_section_failures(good: bytes, version: int, base: np.ndarray, trials: int) -> int:
+    """Decode `trials` damaged copies of a detail section (a flipped byte; every third also
+    cut short) on `base`: how many raised ZVC69FormatError. Any other exception propagates."""
+    from codec import detail as D
+    from codec.errors import ZVC69FormatError
+    from codec.profiler import Profiler
+
+    h, w = base.shape[:2]
+    rng = np.random.default_rng(0)
+    failures = 0
+    for trial in range(trials):
+        data = bytearray(good)
+        data[rng.integers(0, len(data))] ^= int(rng.integers(1, 256))
+        if trial % 3 == 0:
+            data = data[: rng.integers(0, len(data))]
+        try:
+            section = D.DetailSection.unpack(bytes(data), version)
+            keep, q, kinds = D.decode_symbols(section, h, w, Profiler())
+            D.reconstruct(section, keep, q, base, Profiler(), kinds)
+        except ZVC69FormatError:
+            failures += 1
+    return failures

@@ -167,6 +167,15 @@ def test_frame_panel_names_the_refinement():
     rows = {name: (value, dict(kids)) for name, value, kids in frame_rows(st)}
     assert rows["Detail blocks"] == ("4 of 6 8×8", {"one 8×8 transform": "1", "four 4×4": "3"})
     assert (st.summary()["detail_blocks"], st.summary()["detail_4x4"]) == (4, 3)
+    st.detail_blocks = np.zeros((4, 6), np.uint8)  # format 15: a 32x32 and a 16x16
+    st.detail_blocks[:, :4] = 4
+    st.detail_blocks[:2, 4:] = 3
+    st.detail_blocks[2, 4:] = (1, 2)
+    rows = {name: (value, dict(kids)) for name, value, kids in frame_rows(st)}
+    assert rows["Detail blocks"] == ("22 of 24 8×8", {
+        "one 8×8 transform": "1", "four 4×4": "1", "in 16×16 transforms": "4 (1 transforms)",
+        "in 32×32 transforms": "16 (1 transforms)"})
+    assert (st.summary()["detail_16x16"], st.summary()["detail_32x32"]) == (1, 1)
     assert "Loop filter" not in rows and st.summary()["loop_filter"] is None
     st.loop_filter = (4, ((25, 15, 16, -8, 4, 31, -13, -12, -6, 4, 8, 4),), ())
     rows = {name: (value, dict(kids)) for name, value, kids in frame_rows(st)}

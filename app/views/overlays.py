@@ -160,7 +160,9 @@ class TransformOverlay(BlockMapOverlay):
     """The detail layer's 8x8 blocks that carry coefficients, by transform size."""
 
     name = "transform"
-    colours = ((0, 0, 0, 0), (70, 150, 255, 255), (255, 150, 40, 255))  # none, 8x8, 4x4
+    # none, 8x8, 4x4, part of a 16x16, part of a 32x32
+    colours = ((0, 0, 0, 0), (70, 150, 255, 255), (255, 150, 40, 255), (80, 220, 120, 255),
+               (190, 110, 255, 255))
 
     def cell(self, stats: FrameStats) -> int:
         return DETAIL_BLOCK
@@ -169,10 +171,11 @@ class TransformOverlay(BlockMapOverlay):
         return stats.detail_blocks
 
     def rgba(self, values: np.ndarray) -> np.ndarray:
-        return np.asarray(self.colours, np.uint8)[np.clip(values, 0, 2)]
+        return np.asarray(self.colours, np.uint8)[np.clip(values, 0, 4)]
 
     def legend(self) -> str:
-        return "detail layer: blue one 8×8 transform, orange four 4×4 (uncoloured: none)"
+        return ("detail layer: blue one 8×8 transform, orange four 4×4, green one 16×16, "
+                "violet one 32×32 (uncoloured: none)")
 
 
 class GridOverlay(Overlay):
