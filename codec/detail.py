@@ -676,8 +676,7 @@ def _select_wide(x: np.ndarray, st: np.ndarray, q: np.ndarray, gain: np.ndarray,
     nets more (distortion saved at `lam` minus bits) than their blocks as `base` coded them,
     with its scales refitted to them over up to three rounds; x: the blocks' rotated residual
     (n, 3, 8, 8), st: the steps. Returns (selection, q, gain) with the regions' blocks
-    replaced and every other transform's scales refitted to the blocks left to it, or None
-    when no region pays."""
+    replaced (the other transforms keep their scales), or None when no region pays."""
     nb, first, fwd, _, bands_s = REGIONS[size]
     rows, cols = grid_shape
     gi = region_blocks(rows, cols, nb)
@@ -730,12 +729,12 @@ def _select_wide(x: np.ndarray, st: np.ndarray, q: np.ndarray, gain: np.ndarray,
     idx_all = np.zeros((len(q), 3, B, B), np.int32)
     idx_all[base.keep] = base.idx
     idx_all[blocks] = idx[take]
-    # the other transforms keep their scales (refitting them to the blocks left moved the
-    # section by under 0.1 %); a set no block uses any more is dropped
+    # the other transforms keep their scales (refitting them to the blocks left saved 0.17 %
+    # of room_handheld's section bits); a set no block uses any more is dropped
     sets = {KIND_4X4: base.scales4, KIND_16: base.scales16, KIND_32: base.scales32}
     sets[first] = sc
-    for kind, nb in ((KIND_4X4, 1), (KIND_16, 2), (KIND_32, 4)):
-        if not ((kinds >= kind) & (kinds < kind + nb * nb) & keep).any():
+    for kind, count in ((KIND_4X4, 1), (KIND_16, 4), (KIND_32, 16)):
+        if not ((kinds >= kind) & (kinds < kind + count) & keep).any():
             sets[kind] = None
     return (_Selection(keep, kinds, base.scales, sets[KIND_4X4], bits, idx_all[keep],
                        sets[KIND_16], sets[KIND_32]), q, gain)
