@@ -299,9 +299,12 @@ class StreamDecoder:
         st.detail_blocks (the maps only, no coefficients)."""
         if not data:
             return None
-        section = DetailSection.unpack(data, self._version)
-        keep8 = flagged_blocks(section, self.height, self.width)
-        kinds = block_kinds(section, keep8)
+        try:
+            section = DetailSection.unpack(data, self._version)
+            keep8 = flagged_blocks(section, self.height, self.width)
+            kinds = block_kinds(section, keep8)
+        except ZVC69FormatError as exc:  # (its offset, within the section, is in the text)
+            raise ZVC69FormatError(f"frame {st.index}: {exc}") from None
         st.detail_blocks = transform_map(keep8, kinds)
         return section, keep8, kinds
 

@@ -148,5 +148,13 @@ def test_streams_code_16x16_regions_and_the_analyzer_sees_them(tmp_path, monkeyp
     wide = [(st.summary()["detail_16x16"] or 0) + (st.summary()["detail_32x32"] or 0)
             for st in scanned]
     assert sum(wide) > 0, wide
+    data = bytearray((tmp_path / "v15.zvc69").read_bytes())
+    data[6] = 14  # the same frames in a file that says format 14: the region bits are refused
+    (tmp_path / "forged.zvc69").write_bytes(bytes(data))
+    first = next(i for i, n in enumerate(wide) if n)
+    with StreamDecoder(tmp_path / "forged.zvc69", codecs=shared_codecs("cpu")) as dec:
+        with pytest.raises(ZVC69FormatError, match=rf"frame {first}: detail section level "
+                           "byte .* from format 15"):
+            dec.scan()
     for key in ("detail_16x16", "detail_32x32"):
         assert [st.summary()[key] for st in stats] == [st.summary()[key] for st in scanned]
