@@ -138,6 +138,25 @@ def test_bugs_in_slots_become_one_status_line(monkeypatch, capsys):
     assert "Traceback" in capsys.readouterr().err
 
 
+def test_frame_panel_measures_a_b_frames_vectors_in_use():
+    """A B-frame's fields hold vectors its blocks do not use (set to their prediction): the
+    panel measures the ones in use, per reference."""
+    from app.panels.frame_info import frame_rows
+    from codec.bipred import BACKWARD, BOTH, FORWARD
+
+    st = FrameStats(index=1, frame_type="B", width=32, height=16, quality=4, mv_block=16)
+    st.mv = np.array([[[3.0, 4.0], [30.0, 40.0]]], np.float32)  # the second block: unused
+    st.mv_back = np.array([[[100.0, 0.0], [0.0, 2.0]]], np.float32)  # the first: unused
+    st.modes = np.array([[FORWARD, BACKWARD]], np.uint8)
+    rows = {name: (value, dict(kids)) for name, value, kids in frame_rows(st)}
+    assert rows["Motion |mv|"] == ("mean 3.50 · max 5.00 px (used)", {
+        "to the frame before": "mean 5.00 · max 5.00 px (1 blocks)",
+        "to the frame after": "mean 2.00 · max 2.00 px (1 blocks)"})
+    st.modes = np.array([[BOTH, BOTH]], np.uint8)
+    value, kids = {n: (v, dict(k)) for n, v, k in frame_rows(st)}["Motion |mv|"]
+    assert kids["to the frame before"].startswith("mean 27.50 · max 50.00 px (2 blocks)")
+
+
 def test_frame_panel_names_the_refinement():
     from app.panels.frame_info import frame_rows
     from codec.stats import FrameStats

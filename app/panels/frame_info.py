@@ -6,7 +6,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
-from codec.bipred import MODE_NAMES
+from codec.bipred import BACKWARD, FORWARD, MODE_NAMES
 from codec.stats import BIT_PARTS, STAGES, FrameStats, LoopFilterInfo, WeightsInfo
 
 
@@ -20,6 +20,27 @@ def weights_row(w: WeightsInfo) -> tuple[str, str, list[tuple[str, str]]]:
         return "Prediction weights", value, [*kids, ("applied to", "the whole frame")]
     margins = "top {} · bottom {} · left {} · right {} px".format(*region)
     return "Prediction weights", value, [*kids, ("applied inside", margins)]
+
+
+def motion_row(s: FrameStats) -> tuple[str, str, list[tuple[str, str]]]:
+    """Vector lengths; for a B-frame those of the vectors its blocks use, per reference."""
+    assert s.mv is not None
+    if s.mv_back is None or s.modes is None:
+        mag = np.hypot(s.mv[..., 0], s.mv[..., 1])
+        return "Motion |mv|", f"mean {float(mag.mean()):.2f} · max {float(mag.max()):.2f} px", []
+    kids, used = [], []
+    for name, field, mask in (("to the frame before", s.mv, s.modes != BACKWARD),
+                              ("to the frame after", s.mv_back, s.modes != FORWARD)):
+        mag = np.hypot(field[..., 0], field[..., 1])[mask]
+        if mag.size:
+            used.append(mag)
+            kids.append((name, f"mean {float(mag.mean()):.2f} · max {float(mag.max()):.2f} px "
+                               f"({mag.size:,} blocks)"))
+    if not used:
+        return "Motion |mv|", "—", kids
+    mag = np.concatenate(used)
+    return ("Motion |mv|", f"mean {float(mag.mean()):.2f} · max {float(mag.max()):.2f} px "
+            "(used)", kids)
 
 
 def loop_filter_row(f: LoopFilterInfo) -> tuple[str, str, list[tuple[str, str]]]:
@@ -80,9 +101,7 @@ def frame_rows(s: FrameStats, timings: dict[str, float] | None = None,
     if s.loop_filter is not None:
         rows.append(loop_filter_row(s.loop_filter))
     if s.mv is not None and s.mv.size:
-        mag = (s.mv[..., 0] ** 2 + s.mv[..., 1] ** 2) ** 0.5
-        rows.append(("Motion |mv|", f"mean {float(mag.mean()):.2f} · max {float(mag.max()):.2f} px",
-                     []))
+        rows.append(motion_row(s))
         rows.append(("Motion blocks", f"{s.mv_block}×{s.mv_block} px ({s.mv.shape[0]}×"
                      f"{s.mv.shape[1]})", []))
     if s.sharp_mc:
