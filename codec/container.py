@@ -36,8 +36,8 @@ MAGIC = b"ZVC69\0"
 # adaptive loop filter may end a frame's payload (codec.alf; frame header byte 0 bit 5). 13.0:
 # P- and B-frames may be predicted with an 8-tap interpolation filter (codec.warp.SHARP8; bit 6
 # of the motion byte, codec.inter). 14.0: P-frames may have 32x32 motion blocks (bit 5 of the
-# motion byte, as B-frames). 15.0: a detail section's 16x16 regions may be coded as one 16x16
-# transform (codec.detail; bit 6 of its level byte).
+# motion byte, as B-frames). 15.0: a detail section's 16x16 and 32x32 regions may each be coded
+# as one transform (codec.detail, codec.regions; bits 6 and 7 of its level byte).
 VERSION = (15, 0)
 READABLE_MAJORS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
 FILE_HEADER_SIZE = 64

@@ -516,29 +516,22 @@ def _pair_counts(s: np.ndarray, o: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
 
 def _fit_scales(q: np.ndarray, off: np.ndarray, tables: entropy.GaussianTables,
                 bands: np.ndarray = BANDS) -> np.ndarray:
-    """Per axis and band (`bands`: BANDS, or BANDS4 for 4x4 blocks, or (n, 8, 8) per block,
-    or (p, 8, 8) repeating over every p blocks), the scale index that codes the symbols q (n, 3,
-    8, 8), with their table-index offsets `off` (`_offsets`), in the fewest bits, searched
-    around the one matching their RMS."""
+    """Per axis and band (`bands`: BANDS, or BANDS4 for 4x4 blocks, or (p, 8, 8) repeating
+    over every p blocks, as the blocks of regions), the scale index that codes the symbols q
+    (n, 3, 8, 8), with their table-index offsets `off` (`_offsets`), in the fewest bits,
+    searched around the one matching their RMS."""
     out = np.zeros((3, NBANDS), np.uint8)
-    pattern = bands.ndim == 3 and len(bands) != len(q)
-    if pattern:  # blocks in groups of p, each position with its own band map
-        p = len(bands)
-        q = q.reshape(-1, p, 3, B, B)
-        off = off.reshape(-1, p, 3, B, B)
+    pattern = bands if bands.ndim == 3 else bands[None]
+    p = len(pattern)
+    q = q.reshape(-1, p, 3, B, B)
+    off = off.reshape(-1, p, 3, B, B)
     for a in range(3):
         for b in range(NBANDS):
-            m = bands == b
-            if pattern:
-                s = np.concatenate([q[:, j, a][:, m[j]].ravel() for j in range(p)])
-            else:
-                s = (q[:, a][:, m] if m.ndim == 2 else q[:, a][m]).ravel()
+            m = pattern == b
+            s = np.concatenate([q[:, j, a][:, m[j]].ravel() for j in range(p)])
             if s.size == 0 or not s.any():
                 continue
-            if pattern:
-                o = np.concatenate([off[:, j, a][:, m[j]].ravel() for j in range(p)])
-            else:
-                o = (off[:, a][:, m] if m.ndim == 2 else off[:, a][m]).ravel()
+            o = np.concatenate([off[:, j, a][:, m[j]].ravel() for j in range(p)])
             rms = float(np.sqrt(np.mean(s.astype(np.float64) ** 2)))
             guess = round((64 * np.log(rms) - SCALE_LOG_BASE) / SCALE_INDEX_STEP
                           - float(np.mean(o)))
@@ -655,16 +648,6 @@ def _select_split(q8: np.ndarray, gain8: np.ndarray, q4: np.ndarray, gain4: np.n
     bits[cand] = np.where(four, out[1][2], out[0][2])
     idx = np.where(four[:, None, None, None], out[1][1], out[0][1])[choice >= 0]
     return _Selection(keep, split.astype(np.uint8), out[0][0], out[1][0], bits, idx)
-
-
-def _bands_of(kinds: np.ndarray) -> np.ndarray:
-    """(k, 8, 8): the band of each coefficient of blocks of these kinds."""
-    out = np.broadcast_to(BANDS, (len(kinds), B, B)).copy()
-    out[kinds == KIND_4X4] = BANDS4
-    for nb, first, _, _, bands in REGIONS.values():
-        for s in range(nb * nb):
-            out[kinds == first + s] = bands[s]
-    return out
 
 
 def _select_wide(x: np.ndarray, st: np.ndarray, q: np.ndarray, gain: np.ndarray,
