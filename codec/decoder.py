@@ -306,6 +306,7 @@ class StreamDecoder:
         except ZVC69FormatError as exc:  # (its offset, within the section, is in the text)
             raise ZVC69FormatError(f"frame {st.index}: {exc}") from None
         st.detail_blocks = transform_map(keep8, kinds)
+        st.detail_quality = section.level
         return section, keep8, kinds
 
     def _keep_field(self, n: int, mv: np.ndarray, span: int) -> None:

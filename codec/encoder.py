@@ -1,9 +1,9 @@
 """StreamEncoder: frames in, a .zvc69 stream out (GOP structure, references, statistics).
 
 GOP: an I-frame every `gop` frames and at scene cuts, P-frames between, each predicted from
-the previous reconstruction; I-frames are coded a level or two above the stream's quality
-(`I_LEVEL`). The encoder keeps exactly the decoder's reconstruction as its
-reference, so there is no drift.
+the previous reconstruction; I-frames are coded a level above the stream's quality
+(`I_LEVEL`: their detail layer; their intra latents `KEY_INTRA_DOWN` levels below it). The
+encoder keeps exactly the decoder's reconstruction as its reference, so there is no drift.
 """
 
 from __future__ import annotations
@@ -98,6 +98,21 @@ P_BLOCKS_TRIED = (32,)
 # BD-rate Y vtest (12 frames) +334 -> +351 %, bigbuckbunny (8) +135 -> +139 %, carphone (30)
 # +374 -> +375 %; YUV 6:1:1 +271 -> +272, +131 -> +128, +287 -> +286 %: it buys chroma, not luma.
 I_LEVEL = (2, 3, 4, 5, 6, 7, 8, 8)
+# A GOP's keyframe codes its detail layer at I_LEVEL and its intra latents at I_LEVEL or
+# KEY_INTRA_DOWN levels below, whichever costs less in bits + the detail layer's price of SSE
+# (KEY_INTRA_TRIAL; False: always the lower level). Since format 15's 16x16 and 32x32
+# transforms the detail layer codes what the intra model's upper levels code, for less:
+# keyframes alone (each clip's first textured frame, Q1-Q7), BD-rate Y against intra at
+# I_LEVEL: 1 level down -6.3 (carphone) to -9.6 % (megamind), 2 down -9.4 to -14.3 %; 3 down
+# against 2: -0.4 to -2.1 % Y but YUV +0.2 to +1.7 % on three of five clips. In streams
+# (Q1/3/5/7, 9-17 frames, BD-rate Y / YUV 6:1:1) the chroma the intra model codes better lasts
+# through the GOP: always 2 down carphone -2.88 / -0.61, chaplin -4.07 / -0.24, sintel +1.04 /
+# +1.05 %; the trial carphone -1.69 / -1.31, chaplin -0.48 / -0.33, sintel -0.50 / -0.44 %.
+# megamind +1.19 / +15.4 (always) and +1.38 / +15.5 % (trial): its frame 0 is black, coded at
+# 77 instead of 82 dB Y for 2,368 bits less, which moves a 9-frame mean of PSNRs; its real
+# keyframe (frame 1, Q5) 192,288 -> 158,400 bits at -0.15 dB Y.
+KEY_INTRA_DOWN = 2
+KEY_INTRA_TRIAL = True
 # Quality cascading, as in low-delay P configurations of HEVC encoders: every ANCHOR_EVERY-th
 # P-frame of a GOP is coded a level above the stream's (the others reference it, directly or
 # through one another). Measured with the detail layer, as the pattern q-1, q-1, q-1, q
@@ -510,9 +525,29 @@ class StreamEncoder:
     def _encode_i(self, frame: np.ndarray, n: int,
                   prof: Profiler) -> tuple[bytes, np.ndarray, FrameStats]:
         q = self.quality
-        level, refine_level = INTRA_PLAN[q - 1]
-        if self.gop > 1:  # a GOP's keyframe: intra alone at the boosted level (I_LEVEL)
-            level, refine_level = I_LEVEL[q - 1], 0
+        if self.gop == 1:  # a still: INTRA_PLAN, the detail layer at q
+            return self._code_intra(frame, n, *INTRA_PLAN[q - 1], q, prof)
+        # a GOP's keyframe: the detail layer at the boosted level (I_LEVEL), the intra latents
+        # at it or KEY_INTRA_DOWN levels below, whichever costs less at the detail's price
+        top = I_LEVEL[q - 1]
+        levels = list(dict.fromkeys((max(1, top - KEY_INTRA_DOWN), top)))
+        tried = [self._code_intra(frame, n, lv, 0, top, prof)
+                 for lv in (levels if KEY_INTRA_TRIAL else levels[:1])]
+        if len(tried) == 1:
+            return tried[0]
+        lam = DETAIL_WEIGHT_I * LAMBDAS[top - 1] / 3.0  # bits per 8-bit SSE
+        src = frame.astype(np.float64)
+
+        def cost(t: tuple[bytes, np.ndarray, FrameStats]) -> float:
+            return 8 * len(t[0]) + lam * float(np.sum((t[1] - src) ** 2))
+
+        return min(tried, key=cost)
+
+    def _code_intra(self, frame: np.ndarray, n: int, level: int, refine_level: int,
+                    detail_level: int, prof: Profiler) -> tuple[bytes, np.ndarray, FrameStats]:
+        """An I-frame: intra latents at `level`, a refinement pass at `refine_level` (0: none;
+        stills of older plans), the detail layer at `detail_level`, the loop filter."""
+        q = self.quality
         payload, recon, lat = self._intra(frame, level, prof)
         rows, cols = -(-self.height // BLOCK), -(-self.width // BLOCK)
         bits_map = lat.bits_map
@@ -534,7 +569,7 @@ class StreamEncoder:
             st.skip = coded.skip[:rows, :cols].copy()
             st.residual_energy = coded.energy[:rows, :cols].copy()
         still = self.gop == 1
-        detail = encode_detail(frame, recon, q if still else level, prof, self.layout,
+        detail = encode_detail(frame, recon, detail_level, prof, self.layout,
                                DETAIL_WEIGHT_STILL if still else DETAIL_WEIGHT_I,
                                still and COARSE_STILLS)
         if detail is not None:
@@ -543,6 +578,7 @@ class StreamEncoder:
             recon = loop_filter(detail.recon, detail.section, detail.keep, self.layout, prof,
                                 detail.kinds)
             st.detail_blocks = detail.transforms()
+            st.detail_quality = detail.section.level
             lat_rows, lat_cols = bits_map.shape
             bits_map = bits_map + to_latent_grid(detail.bits_map, lat_rows, lat_cols)
             energy = block_energy(recon, base.astype(np.float32), bits_map.shape)[:rows, :cols]
@@ -696,6 +732,7 @@ class StreamEncoder:
             recon = loop_filter(detail.recon, detail.section, detail.keep, self.layout, prof,
                                 detail.kinds)
             st.detail_blocks = detail.transforms()
+            st.detail_quality = detail.section.level
             energy = block_energy(recon, pred, coded.skip.shape)
             bits_map = bits_map + to_latent_grid(detail.bits_map, *coded.skip.shape)
         payload = replace(base, skip_bytes=skip_bytes, z_bytes=lat.z_bytes if lat else b"",

@@ -95,6 +95,9 @@ class FrameStats:
     # 8x8 transform, 2 four 4x4 transforms (format 11), 3 a quarter of one 16x16 transform,
     # 4 a sixteenth of one 32x32 transform (format 15); None: the frame has no detail layer
     detail_blocks: np.ndarray | None = None
+    # the detail layer's level (its section's level byte; I-frames code their intra latents at
+    # `quality`, which may be lower); 0: no detail layer, or a format 3 section (no level)
+    detail_quality: int = 0
     decode_index: int | None = None  # position in the stream (decode order), when known
     # format 12: the adaptive loop filter (alf.py): clip value, per activity class 12
     # coefficients in 1/128, and the classes' activity thresholds (one fewer than classes)
@@ -129,6 +132,7 @@ class FrameStats:
             "pts": self.pts,
             "quality": self.quality,
             "refine_quality": self.refine_quality,
+            "detail_quality": self.detail_quality,
             "size_bytes": self.size_bytes,
             "bits": self.bits_total,
             "psnr": self.psnr,

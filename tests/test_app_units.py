@@ -166,6 +166,11 @@ def test_frame_panel_names_the_refinement():
     assert rows["Quality"] == "6 + refinement at 8"
     st.refine_quality = 0
     assert {n: v for n, v, _ in frame_rows(st)}["Quality"] == "6"
+    st.detail_quality = 6  # the detail layer at the frame's own level: not repeated
+    assert {n: v for n, v, _ in frame_rows(st)}["Quality"] == "6"
+    st.detail_quality = 8  # a keyframe's intra latents below its detail layer
+    assert {n: v for n, v, _ in frame_rows(st)}["Quality"] == "6 · detail layer at 8"
+    assert st.summary()["detail_quality"] == 8
     assert "Bars (not coded)" not in {n for n, _, _ in frame_rows(st)}
     st.bars = (58, 58, 0, 0)
     rows = {name: value for name, value, _ in frame_rows(st)}

@@ -59,7 +59,10 @@ def test_a_letterboxed_keyframe_codes_only_the_picture_and_decodes_exactly(tmp_p
         payload = IntraPayload.unpack(frame_payload(dec.reader, 0), 96, 96)
     assert payload.bars is not None and payload.bars.top == 16 and payload.bars.bottom == 16
     assert stats[0].bars == (16, 16, 0, 0) and stats[1].bars is None
-    assert (recons[0][:16] == recons[0][0, 0]).all()  # the bar is its one colour
+    assert (recons[0][:15] == recons[0][0, 0]).all()  # the bar is its one colour, but for
+    # its line next to the picture, which the deblocking filter of the detail layer's blocks
+    # on the edge may smooth (p0 only, by a few levels; the loop filter leaves bars alone)
+    assert np.abs(recons[0][15].astype(int) - recons[0][0, 0]).max() <= 8
     assert stats[0].bits_per_block.shape == (6, 6)
     intra = shared_codecs("cpu").intra
     without = intra.encode(frames[0], stats[0].quality, Profiler(), bars=False)[0]

@@ -87,10 +87,11 @@ def test_all_intra_stream_is_refined_and_seeks_exactly(tmp_path):
 
 def test_gop_keyframes_are_not_refined(tmp_path):
     """Refining a GOP's keyframe bought chroma, not luma (A/B in encoder.py): not done."""
-    from codec.encoder import I_LEVEL
+    from codec.encoder import I_LEVEL, KEY_INTRA_DOWN
 
     _, stats = encode(tmp_path / "g.zvc69", [_noisy(64, 96, seed=2)] * 2, quality=6, gop=8)
-    assert stats[0].quality == I_LEVEL[5] and "residual" not in stats[0].bits
+    assert stats[0].quality == I_LEVEL[5] - KEY_INTRA_DOWN and "residual" not in stats[0].bits
+    assert stats[0].detail_quality == I_LEVEL[5]
 
 
 def test_flat_source_falls_back_to_intra_at_the_quality_itself(tmp_path):

@@ -262,20 +262,24 @@ def test_whole_frame_skip_when_the_residual_is_not_worth_its_bits(tmp_path):
 
 
 def test_keyframe_level_is_carried_per_frame(tmp_path):
-    """Video I-frames take the boosted level I_LEVEL (a better reference for the GOP), P-frames
-    the stream's level; each payload carries its level and the decoder reports it. A one-frame
-    stream (a still) keeps the quality asked for."""
+    """Video I-frames take the boosted level I_LEVEL (a better reference for the GOP) in their
+    detail layer and code their intra latents KEY_INTRA_DOWN levels below it, P-frames the
+    stream's level; each payload and detail section carries its level and the decoder reports
+    both. A one-frame stream (a still) keeps the quality asked for."""
     from codec.api import encode_file
-    from codec.encoder import I_LEVEL
+    from codec.encoder import I_LEVEL, KEY_INTRA_DOWN
 
-    assert I_LEVEL[1] == 3
-    _, stats = encode(tmp_path / "k.zvc69", pan_clip(3, 64, 96), quality=2, bframes=0)
-    assert [s.quality for s in stats] == [3, 2, 2]
+    assert I_LEVEL[3] == 5 and KEY_INTRA_DOWN == 2
+    _, stats = encode(tmp_path / "k.zvc69", pan_clip(3, 64, 96), quality=4, bframes=0)
+    assert [s.quality for s in stats] == [3, 4, 4]
+    assert stats[0].detail_quality == 5  # the keyframe's detail layer at I_LEVEL
     with StreamDecoder(tmp_path / "k.zvc69", codecs=shared_codecs("cpu")) as dec:
-        assert [s.quality for s in dec.scan()] == [3, 2, 2]
-        assert dec.header.quality == 2
+        scanned = dec.scan()
+        assert [s.quality for s in scanned] == [3, 4, 4]
+        assert [s.detail_quality for s in scanned] == [s.detail_quality for s in stats]
+        assert dec.header.quality == 4
         offsets = [dec.reader.read_frame_header(n).qp_offset for n in range(3)]
-        assert offsets == [1, 0, 0]
+        assert offsets == [-1, 0, 0]  # the intra level's offset (FORMAT.md)
     encode_file("demo:96x64", tmp_path / "one.zvc69", quality=2, frames=1, device="cpu")
     with StreamDecoder(tmp_path / "one.zvc69", codecs=shared_codecs("cpu")) as dec:
         assert dec.scan()[0].quality == 2 and dec.header.gop_size == 1
@@ -284,12 +288,13 @@ def test_keyframe_level_is_carried_per_frame(tmp_path):
 def test_every_fourth_p_frame_is_coded_a_level_up(tmp_path):
     """Quality cascading (encoder.ANCHOR_EVERY): P-frames 4, 8, ... of a GOP take level Q+1
     (capped at 8), the decoder reads each level from its payload and decodes exactly."""
-    from codec.encoder import ANCHOR_EVERY, I_LEVEL
+    from codec.encoder import ANCHOR_EVERY, I_LEVEL, KEY_INTRA_DOWN
 
     assert ANCHOR_EVERY == 4
     frames = pan_clip(7, 64, 96)
     recons, stats = encode(tmp_path / "a.zvc69", frames, quality=3, gop=6, bframes=0)
-    assert [s.quality for s in stats] == [I_LEVEL[2], 3, 3, 3, 4, 3, I_LEVEL[2]]
+    key = I_LEVEL[2] - KEY_INTRA_DOWN
+    assert [s.quality for s in stats] == [key, 3, 3, 3, 4, 3, key]
     with StreamDecoder(tmp_path / "a.zvc69", codecs=shared_codecs("cpu")) as dec:
         assert [s.quality for s in dec.scan()] == [s.quality for s in stats]
         for i, (frame, _) in enumerate(dec.frames()):
@@ -376,3 +381,32 @@ def test_learned_residual_is_probed_after_it_loses(tmp_path, monkeypatch, clip):
     with StreamDecoder(tmp_path / "p.zvc69", codecs=shared_codecs("cpu")) as dec:
         for i, (frame, _) in enumerate(dec.frames()):
             assert np.array_equal(frame, recons[i]), f"frame {i} differs"
+
+
+@pytest.mark.parametrize("quality", [2, 6])
+def test_keyframe_takes_the_cheaper_intra_level(tmp_path, quality):
+    """A GOP's keyframe codes its detail layer at I_LEVEL and its intra latents at I_LEVEL or
+    KEY_INTRA_DOWN below, whichever costs less (bits + the detail layer's price of RGB SSE);
+    the stream decodes to the reconstruction chosen, and the decoder reports both levels."""
+    from codec.encoder import DETAIL_WEIGHT_I, I_LEVEL, KEY_INTRA_DOWN, StreamEncoder
+    from codec.profiler import Profiler
+    from codec.quant import LAMBDAS
+
+    frame = pan_clip(1, 64, 96)[0]
+    top = I_LEVEL[quality - 1]
+    with StreamEncoder(tmp_path / "t.zvc69", 96, 64, quality=quality, gop=8,
+                       codecs=shared_codecs("cpu")) as enc:
+        tries = {lv: enc._code_intra(frame, 0, lv, 0, top, Profiler())
+                 for lv in (top - KEY_INTRA_DOWN, top)}
+    lam = DETAIL_WEIGHT_I * LAMBDAS[top - 1] / 3.0
+    cost = {lv: 8 * len(t[0]) + lam * float(np.sum((t[1] - frame.astype(np.float64)) ** 2))
+            for lv, t in tries.items()}
+    assert len({t[0] for t in tries.values()}) == 2  # two different codings were weighed
+    recons, stats = encode(tmp_path / "k.zvc69", [frame], quality=quality, gop=8)
+    chosen = min(cost, key=cost.get)
+    assert stats[0].quality == chosen and stats[0].detail_quality in (0, top)
+    assert np.array_equal(recons[0], tries[chosen][1])
+    with StreamDecoder(tmp_path / "k.zvc69", codecs=shared_codecs("cpu")) as dec:
+        got, st = dec.decode(0)
+        assert np.array_equal(got, recons[0])
+        assert (st.quality, st.detail_quality) == (stats[0].quality, stats[0].detail_quality)

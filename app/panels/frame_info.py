@@ -69,7 +69,9 @@ def frame_rows(s: FrameStats, timings: dict[str, float] | None = None,
          + ("  scene cut" if s.scene_cut else ""), []),
         ("Size", f"{s.size_bytes:,} B · {s.bits_total / 1000:.1f} kbit", []),
         ("Quality", (str(s.quality) if s.quality else "—")
-         + (f" + refinement at {s.refine_quality}" if s.refine_quality else ""), []),
+         + (f" + refinement at {s.refine_quality}" if s.refine_quality else "")
+         + (f" · detail layer at {s.detail_quality}"
+            if s.detail_quality and s.detail_quality != s.quality else ""), []),
         ("Resolution", f"{s.width} × {s.height}", []),
         *([("Bars (not coded)", "top {} · bottom {} · left {} · right {} px".format(*s.bars), [])]
           if s.bars else []),
