@@ -237,6 +237,12 @@ def check_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.ascontiguousarray(frame, dtype=np.uint8)
 
 
+def rd_cost(bits: int, recon: np.ndarray, src: np.ndarray, lam: float) -> float:
+    """bits + lam x the SSE of recon against src (float64, 8-bit scale): the measure the
+    encoder's choices between two codings of a frame use."""
+    return bits + lam * float(np.sum((recon - src) ** 2))
+
+
 class StreamEncoder:
     """Encode frames one by one into a .zvc69 file (written atomically on close)."""
 
@@ -537,11 +543,7 @@ class StreamEncoder:
             return tried[0]
         lam = DETAIL_WEIGHT_I * LAMBDAS[top - 1] / 3.0  # bits per 8-bit SSE
         src = frame.astype(np.float64)
-
-        def cost(t: tuple[bytes, np.ndarray, FrameStats]) -> float:
-            return 8 * len(t[0]) + lam * float(np.sum((t[1] - src) ** 2))
-
-        return min(tried, key=cost)
+        return min(tried, key=lambda t: rd_cost(8 * len(t[0]), t[1], src, lam))
 
     def _code_intra(self, frame: np.ndarray, n: int, level: int, refine_level: int,
                     detail_level: int, prof: Profiler) -> tuple[bytes, np.ndarray, FrameStats]:
@@ -795,10 +797,9 @@ class StreamEncoder:
             bits = 0 if c.latents is None else 8 * (len(c.latents.z_bytes)
                                                      + len(c.latents.y_bytes)
                                                      + len(encode_skip(c.skip)))
-            recon = c.recon if d is None else d.recon
             if d is not None:
                 bits += d.section.bits()
-            return bits + lam * float(np.sum((recon - src) ** 2))
+            return rd_cost(bits, c.recon if d is None else d.recon, src, lam)
 
         alone = detail_alone()
         won = cost(coded, detail) <= cost(*alone)
