@@ -37,18 +37,21 @@ MAGIC = b"ZVC69\0"
 # P- and B-frames may be predicted with an 8-tap interpolation filter (codec.warp.SHARP8; bit 6
 # of the motion byte, codec.inter). 14.0: P-frames may have 32x32 motion blocks (bit 5 of the
 # motion byte, as B-frames). 15.0: a detail section's 16x16 and 32x32 regions may each be coded
-# as one transform (codec.detail, codec.regions; bits 6 and 7 of its level byte).
-VERSION = (15, 0)
-READABLE_MAJORS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+# as one transform (codec.detail, codec.regions; bits 6 and 7 of its level byte). 16.0: grey
+# frames (codec.grey; frame header byte 0 bit 6): luma-only detail layer, grey reconstruction.
+VERSION = (16, 0)
+READABLE_MAJORS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
 FILE_HEADER_SIZE = 64
 FRAME_HEADER_SIZE = 32  # formats 1-9
 INDEX_ENTRY_SIZE = 16
 COMPACT_FROM = 10  # the major version with 16-byte frame headers and 8-byte index entries
 FILTERED = 0x20  # frame header byte 0: the payload ends with a loop filter record (codec.alf)
 FILTERED_FROM = 12  # the major version with that bit
+GREY = 0x40  # frame header byte 0: a grey frame (codec.grey)
+GREY_FROM = 16  # the major version with that bit
 # Majors whose frames the newest of them reads as they were meant (each one only adds to the
 # one before): a damaged version byte that hides one of them is read as the newest.
-UPWARD_READABLE = (10, 11, 12, 13, 14, 15)
+UPWARD_READABLE = (10, 11, 12, 13, 14, 15, 16)
 MAX_PTS = 1 << 40  # format 10 stores 40-bit pts (90 kHz: about 141 days)
 MAX_DIMENSION = 16384
 MAX_CHANNELS = 4096
@@ -194,6 +197,7 @@ class FrameHeader:
     qp_offset: int = 0
     crc: int
     filtered: bool = False  # format 12: the payload ends with a loop filter record (codec.alf)
+    grey: bool = False  # format 16: a grey frame (codec.grey)
 
     @property
     def label(self) -> str:
@@ -205,13 +209,15 @@ class FrameHeader:
         try:
             if self.filtered and major < FILTERED_FROM:
                 raise struct.error(f"format {major} has no loop filter records")
+            if self.grey and major < GREY_FROM:
+                raise struct.error(f"format {major} has no grey frames")
             if major < COMPACT_FROM:
-                return _FRAME.pack(FrameType(self.frame_type), *astuple(self)[1:-1], bytes(4))
+                return _FRAME.pack(FrameType(self.frame_type), *astuple(self)[1:-2], bytes(4))
             if not 0 <= self.temporal_layer < 8 or not 0 <= self.pts < MAX_PTS:
                 raise struct.error("temporal layer or pts out of range")
             head = bytearray(_FRAME10.pack(
                 FrameType(self.frame_type) | self.temporal_layer << 2
-                | FILTERED * self.filtered, self.qp_offset,
+                | FILTERED * self.filtered | GREY * self.grey, self.qp_offset,
                 self.ref_flags, self.payload_size, self.pts & 0xFFFFFFFF, self.pts >> 32, 0,
                 self.crc))
             head[13] = _header_check(head)
@@ -226,7 +232,8 @@ class FrameHeader:
         if len(data) < size:
             return f"incomplete frame header ({len(data)} of {size} bytes)", 0
         if major >= COMPACT_FROM:
-            if data[0] >> 6:  # (bit 5, FILTERED, is the decoder's to refuse before format 12)
+            # (bit 5, FILTERED, is the decoder's to refuse before format 12)
+            if data[0] >> (7 if major >= GREY_FROM else 6):
                 return f"non-zero reserved bits in frame header byte {data[0]:#04x}", 0
             if data[13] != _header_check(data):
                 return "frame header fails its check byte", 13
@@ -249,13 +256,13 @@ class FrameHeader:
             tl, qp, refs, size, lo, hi, _, crc = _FRAME10.unpack_from(data)
             return cls(frame_type=FrameType(tl & 3), temporal_layer=tl >> 2 & 7, ref_flags=refs,
                        payload_size=size, pts=lo | hi << 32, qp_offset=qp, crc=crc,
-                       filtered=bool(tl & FILTERED))
+                       filtered=bool(tl & FILTERED), grey=bool(tl & GREY))
         t, *values, _ = _FRAME.unpack_from(data)
         return cls(frame_type=FrameType(t), **dict(zip(_FRAME_FIELDS, values, strict=True)))
 
 
 _FIELD_NAMES = tuple(f.name for f in fields(FileHeader))
-_FRAME_FIELDS = tuple(f.name for f in fields(FrameHeader))[1:-1]  # (not filtered)
+_FRAME_FIELDS = tuple(f.name for f in fields(FrameHeader))[1:-2]  # (not filtered, grey)
 
 
 @dataclass(frozen=True)
@@ -327,9 +334,10 @@ class ContainerWriter:
         ref_flags: int = 0,
         qp_offset: int = 0,
         filtered: bool = False,
+        grey: bool = False,
     ) -> int:
         """Append one frame; returns its frame number. filtered: the payload ends with a loop
-        filter record (format 12, codec.alf)."""
+        filter record (format 12, codec.alf); grey: a grey frame (format 16, codec.grey)."""
         if self._file is None:
             raise ValueError(f"{self.partial_path}: writer is closed")
         if frame_type not in tuple(FrameType):
@@ -347,6 +355,7 @@ class ContainerWriter:
             qp_offset=qp_offset,
             crc=crc16(payload),
             filtered=filtered,
+            grey=grey,
         )
         head = fh.pack(self._header.version_major)
         self._file.write(head)

@@ -38,6 +38,7 @@ from .detail import (
 from .detail import reconstruct as reconstruct_detail
 from .encoder import Codecs, stats_path
 from .errors import ModelMismatchError, ZVC69Error, ZVC69FormatError
+from .grey import greyify
 from .hyperprior import Latents
 from .inter import InterPayload
 from .intra import IntraPayload
@@ -194,7 +195,7 @@ class StreamDecoder:
                           height=self.height, pts=fh.pts, quality=self.header.quality,
                           keyframe=fh.frame_type == FrameType.I, block_size=BLOCK,
                           size_bytes=fh.payload_size + self.reader.frame_header_size,
-                          decode_index=j,
+                          decode_index=j, grey=fh.grey,
                           reference=self.reader.index[j].reference)
 
     def _side_info(self, n: int, fh: FrameHeader, payload: bytes, prof: Profiler
@@ -300,7 +301,7 @@ class StreamDecoder:
         if not data:
             return None
         try:
-            section = DetailSection.unpack(data, self._version)
+            section = DetailSection.unpack(data, self._version, st.grey)
             keep8 = flagged_blocks(section, self.height, self.width)
             kinds = block_kinds(section, keep8)
         except ZVC69FormatError as exc:  # (its offset, within the section, is in the text)
@@ -417,6 +418,8 @@ class StreamDecoder:
             if prep.refine_latents is not None:
                 bits_map = bits_map + prep.refine_latents.bits_map
             st.bits_per_block = bits_map[:rows, :cols].copy()
+        if st.grey:  # (before the loop filter, which keeps it grey)
+            frame = greyify(frame)
         if st.loop_filter is not None:
             frame = alf.apply(frame, alf.LoopFilter.of(st.loop_filter), prof, st.bars)
         st.timings = prof.take()

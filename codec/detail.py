@@ -33,13 +33,15 @@ region's blocks by quadrant, with a set of scales per region size by frequency (
 Layouts (docs/BITSTREAM.md): format 3, u16 luma step, u16 chroma step (1/16 pixel units),
 NBANDS x 3 u8 scale indexes (axis-major), u32 length of the block-flag map, the map (skip.py
 format, True = no coefficients), then the ANS words of the coefficients of the flagged blocks
-(block-major, then axis, row, column). Formats 4-15: a level byte (bit 4: the level's format 4
+(block-major, then axis, row, column). Formats 4-16: a level byte (bit 4: the level's format 4
 steps; bit 5, format 11: the section has 4x4 blocks), the 6-bit scale indexes (a second set for
 4x4 blocks with bit 5, then one for 16x16 regions with bit 6 and one for 32x32 regions with bit
 7, format 15), a varint map length and the map, then varint lengths and maps (`encode_split`)
 of the 32x32 regions (bit 7) among those whose blocks are all flagged, of the 16x16 regions
 (bit 6) among the others whose blocks are all flagged, and of the 4x4 blocks (bit 5) among the
-other flagged blocks, then the coefficients diagonal by diagonal.
+other flagged blocks, then the coefficients diagonal by diagonal. Format 16: in a grey frame
+(codec.grey, said by its frame header) every set holds the luma axis's scales alone and only
+the luma coefficients are coded (the chroma axes drop out of a grey reconstruction).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ import numpy as np
 from . import entropy
 from .bside import PROBS, _codes, _nibbles, _unnibble
 from .errors import ZVC69FormatError
+from .grey import SSE_PER_LUMA_SSE
 from .models import format_tables_path
 from .profiler import Profiler
 from .quant import LAMBDAS, SCALE_INDEX_STEP, SCALE_LEVELS, SCALE_LOG_BASE
@@ -128,7 +131,6 @@ STEPS16 = ((1488, 2975), (1067, 2134), (771, 1542), (554, 1107), (399, 799), (28
 # axes. Fitted on training images by `python -m codec.training.detail_contexts`.
 CTX_OFFSETS = np.array([-2, -3, 0, 6, 2, 1, 3, 10, 5, 4, 6, 12, 9, 7, 9, 15], np.int32)
 assert np.abs(CTX_OFFSETS).max() < 32  # _fit_scales packs (symbol, offset) pairs in base 64
-_SCALES_BYTES = (3 * NBANDS * 6 + 7) // 8  # 18 six-bit scale indexes
 # Diagonals u + v = d of the 8x8 block: the order in which format 4 codes coefficients.
 _DIAGS = [np.nonzero(np.add.outer(np.arange(B), np.arange(B)) == d) for d in range(2 * B - 1)]
 
@@ -176,17 +178,24 @@ class DetailSection:
     wide_bytes: bytes = b""  # format 15 with scales16: which regions are 16x16 (encode_split)
     scales32: np.ndarray | None = None  # format 15: the same for 32x32 regions (bit 7)
     wide32_bytes: bytes = b""
+    grey: bool = False  # format 16, a grey frame's (codec.grey): the luma axis alone is coded
 
     @property
     def contexts(self) -> bool:
         """Format 4 sections code coefficients with context modelling."""
         return self.level > 0
 
+    @property
+    def axes(self) -> int:
+        """Colour axes the section codes: 3, or the luma axis alone in a grey frame."""
+        return 1 if self.grey else 3
+
     def _head(self) -> bytes:
         """Everything before the flag map (format 4 or, with level 0, format 3)."""
         if self.level:
-            sc = np.concatenate([x for x in (self.scales, self.scales4, self.scales16,
-                                             self.scales32) if x is not None])
+            sc = np.concatenate([x[: self.axes] for x in (self.scales, self.scales4,
+                                                          self.scales16, self.scales32)
+                                 if x is not None])
             bits = np.unpackbits(sc.astype(np.uint8).reshape(-1, 1), axis=1)[:, 2:]
             first = (self.level | self.coarse << 4 | (self.scales4 is not None) << 5
                      | (self.scales16 is not None) << 6 | (self.scales32 is not None) << 7)
@@ -204,10 +213,12 @@ class DetailSection:
         return self._head() + self.flags_bytes + maps + self.coef_bytes
 
     @classmethod
-    def unpack(cls, data: bytes, version: int = 5) -> DetailSection:
-        """Parse a section of a format `version` (3 to 15) stream."""
+    def unpack(cls, data: bytes, version: int = 5, grey: bool = False) -> DetailSection:
+        """Parse a section of a format `version` (3 to 16) stream; grey: of a grey frame
+        (format 16, its frame header says so): scales and coefficients of the luma axis only."""
+        axes = 1 if grey else 3
         if version >= 4:
-            if len(data) < 1 + _SCALES_BYTES:
+            if len(data) < 1 + (axes * NBANDS * 6 + 7) // 8:
                 raise ZVC69FormatError(f"detail section of {len(data)} bytes is too short", 0)
             level, coarse, split, wide, wide32 = data[0], False, False, False, False
             if version >= 5:
@@ -222,12 +233,13 @@ class DetailSection:
                                        "(+16 from format 5, +32 from format 11, +64 and +128 "
                                        "from format 15)", 0)
             sets = 1 + split + wide + wide32
-            n_sc = (sets * 3 * NBANDS * 6 + 7) // 8
+            n_sc = (sets * axes * NBANDS * 6 + 7) // 8
             if len(data) < 1 + n_sc:
                 raise ZVC69FormatError(f"detail section of {len(data)} bytes is too short", 0)
             bits = np.unpackbits(np.frombuffer(data, np.uint8, n_sc, 1))
-            scales = bits[: sets * 3 * NBANDS * 6].reshape(-1, 6) @ (1 << np.arange(5, -1, -1))
-            scales = scales.astype(np.uint8).reshape(sets, 3, NBANDS)
+            sent = bits[: sets * axes * NBANDS * 6].reshape(-1, 6) @ (1 << np.arange(5, -1, -1))
+            scales = np.zeros((sets, 3, NBANDS), np.uint8)  # a grey frame's chroma: unused
+            scales[:, :axes] = sent.astype(np.uint8).reshape(sets, axes, NBANDS)
             n_flags, p = read_uvarint(data, 1 + n_sc, "detail block-flag map")
             if p + n_flags > len(data):
                 raise ZVC69FormatError("detail block-flag map runs past the section", p)
@@ -248,7 +260,7 @@ class DetailSection:
             s4, s16, s32 = (next(sets_of) if present else None
                             for present in (split, wide, wide32))
             return cls(level_steps(level, 4 if coarse else version), scales[0], flags,
-                       data[p:], level, coarse, s4, maps[2], s16, maps[1], s32, maps[0])
+                       data[p:], level, coarse, s4, maps[2], s16, maps[1], s32, maps[0], grey)
         head = _HEAD.size + 3 * NBANDS + 4
         if len(data) < head:
             raise ZVC69FormatError(f"detail section of {len(data)} bytes is too short", 0)
@@ -416,18 +428,20 @@ def block_kinds(section: DetailSection, keep: np.ndarray) -> np.ndarray | None:
     return kinds
 
 
-def _passes() -> list[tuple[list[int], np.ndarray, np.ndarray]]:
-    """Format 4 coding order: luma diagonal by diagonal, then both chroma axes together."""
-    return [(axes, u, v) for axes in ([0], [1, 2]) for u, v in _DIAGS]
+def _passes(grey: bool = False) -> list[tuple[list[int], np.ndarray, np.ndarray]]:
+    """Format 4 coding order: luma diagonal by diagonal, then both chroma axes together
+    (not in a grey frame's section)."""
+    return [(axes, u, v) for axes in ([0], [1, 2])[: 1 if grey else 2] for u, v in _DIAGS]
 
 
 def encode_coefficients(q: np.ndarray, scales: np.ndarray,
-                        idx: np.ndarray | None = None) -> bytes:
+                        idx: np.ndarray | None = None, grey: bool = False) -> bytes:
     """Format 4 coefficient stream of the flagged blocks' q (k, 3, 8, 8); idx: their
-    `table_indexes`, when already known."""
+    `table_indexes`, when already known; grey: the luma axis alone (a grey frame's)."""
     if idx is None:
         idx = table_indexes(q, scales)
-    chunks = [(q[:, axes][:, :, u, v], idx[:, axes][:, :, u, v]) for axes, u, v in _passes()]
+    chunks = [(q[:, axes][:, :, u, v], idx[:, axes][:, :, u, v])
+              for axes, u, v in _passes(grey)]
     return entropy.encode_gaussian_chunks(chunks, coef_tables())
 
 
@@ -435,13 +449,13 @@ def decode_coefficients(data: bytes, k: int, scales: np.ndarray,
                         scales4: np.ndarray | None = None,
                         split: np.ndarray | None = None,
                         scales16: np.ndarray | None = None,
-                        scales32: np.ndarray | None = None) -> np.ndarray:
-    """Inverse of `encode_coefficients`: q (k, 3, 8, 8) int32; `split` (k,): the blocks'
-    kinds (`_scale_indexes`)."""
+                        scales32: np.ndarray | None = None, grey: bool = False) -> np.ndarray:
+    """Inverse of `encode_coefficients`: q (k, 3, 8, 8) int32 (chroma zero if grey);
+    `split` (k,): the blocks' kinds (`_scale_indexes`)."""
     q = np.zeros((k, 3, B, B), np.int32)
-    dec = entropy.GaussianChunkDecoder(data, k * 3 * B * B, coef_tables())
+    dec = entropy.GaussianChunkDecoder(data, k * (1 if grey else 3) * B * B, coef_tables())
     base = _scale_indexes(scales, k, scales4, split, scales16, scales32)
-    for axes, u, v in _passes():
+    for axes, u, v in _passes(grey):
         sub = q[:, axes[0] : axes[-1] + 1]  # a view
         left = np.where(v > 0, np.abs(sub[:, :, u, np.maximum(v - 1, 0)].astype(np.int64)), 0)
         up = np.where(u > 0, np.abs(sub[:, :, np.maximum(u - 1, 0), v].astype(np.int64)), 0)
@@ -559,6 +573,15 @@ class _Option:
     net: float  # lambda x SSE removed minus the section's bits
 
 
+def _block_bits(q: np.ndarray, idx: np.ndarray, tables: entropy.GaussianTables,
+                grey: bool) -> np.ndarray:
+    """Bits of each block's coefficients q (n, 3, 8, 8) at table indexes idx (the luma axis
+    alone in a grey frame)."""
+    if grey:
+        q, idx = np.ascontiguousarray(q[:, :1]), np.ascontiguousarray(idx[:, :1])
+    return entropy.information_bits_gaussian(q, idx, tables).sum((1, 2, 3))
+
+
 def _quantise(c: np.ndarray, st: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Dead-zone quantised coefficients of c (n, 3, 8, 8) and each block's SSE saved."""
     q = (np.sign(c) * np.floor(np.abs(c) / st + DEAD_ZONE)).astype(np.int32)
@@ -579,7 +602,7 @@ class _Selection:
 
 
 def _select_plain(q: np.ndarray, gain: np.ndarray, lam: float, contexts: bool,
-                  tables: entropy.GaussianTables) -> _Selection | None:
+                  tables: entropy.GaussianTables, grey: bool = False) -> _Selection | None:
     """8x8 blocks only: those whose distortion saved at `lam` pays for their bits, with the
     scales refitted to them; None when no block pays."""
     nz = np.flatnonzero(q.reshape(len(q), -1).any(1))  # only these can be worth coding
@@ -594,7 +617,7 @@ def _select_plain(q: np.ndarray, gain: np.ndarray, lam: float, contexts: bool,
             return None
         scales = _fit_scales(qn[kept], off_n[kept], tables)
         idx_n = _with_offsets(scales, off_n)
-        bits_n = entropy.information_bits_gaussian(qn, idx_n, tables).sum((1, 2, 3))
+        bits_n = _block_bits(qn, idx_n, tables, grey)
         kept = lam * gain_n > bits_n + 1.0
     if not kept.any():
         return None
@@ -606,7 +629,8 @@ def _select_plain(q: np.ndarray, gain: np.ndarray, lam: float, contexts: bool,
 
 
 def _select_split(q8: np.ndarray, gain8: np.ndarray, q4: np.ndarray, gain4: np.ndarray,
-                  lam: float, tables: entropy.GaussianTables) -> _Selection | None:
+                  lam: float, tables: entropy.GaussianTables, grey: bool = False
+                  ) -> _Selection | None:
     """Per block nothing, one 8x8 or four 4x4 transforms, whichever saves the most distortion
     at `lam` net of its bits; then up to two rounds with each transform's scales refitted to
     the blocks that chose it (a block keeps its transform or drops out: no oscillation).
@@ -630,7 +654,7 @@ def _select_split(q8: np.ndarray, gain8: np.ndarray, q4: np.ndarray, gain4: np.n
                 sc = _fit_scales(qs[t][sel[t]], offs[t][sel[t]], tables, bands)
             idx = np.clip(sc.astype(np.int32)[:, bands] + offs[t], 0, SCALE_LEVELS - 1)
             idx = idx.astype(np.int32)
-            bits = entropy.information_bits_gaussian(qs[t], idx, tables).sum((1, 2, 3))
+            bits = _block_bits(qs[t], idx, tables, grey)
             net = np.where(sel[t], lam * gains[t] - bits - flag_bits[t], -np.inf)
             out.append((sc, idx, bits, net))
         nets = np.stack([np.zeros(len(cand)), out[0][3], out[1][3]])
@@ -652,7 +676,7 @@ def _select_split(q8: np.ndarray, gain8: np.ndarray, q4: np.ndarray, gain4: np.n
 
 def _select_wide(x: np.ndarray, st: np.ndarray, q: np.ndarray, gain: np.ndarray,
                  base: _Selection, lam: float, grid_shape: tuple[int, int],
-                 tables: entropy.GaussianTables, size: int
+                 tables: entropy.GaussianTables, size: int, grey: bool = False
                  ) -> tuple[_Selection, np.ndarray, np.ndarray] | None:
     """Format 15: on top of the selection `base` (q, gain: each block's coefficients and SSE
     saved by the transform it chose), the size x size regions (16 or 32) whose one transform
@@ -690,8 +714,7 @@ def _select_wide(x: np.ndarray, st: np.ndarray, q: np.ndarray, gain: np.ndarray,
         sc = _fit_scales(sub[rep], off[rep], tables, bands_s)
         idx = np.clip(sc.astype(np.int32)[:, bands_s].transpose(1, 0, 2, 3)[None]
                       + off.reshape(m, per, 3, B, B), 0, SCALE_LEVELS - 1).astype(np.int32)
-        bits_s = entropy.information_bits_gaussian(sub, idx.reshape(-1, 3, B, B),
-                                                   tables).reshape(m, per, -1).sum(2)
+        bits_s = _block_bits(sub, idx.reshape(-1, 3, B, B), tables, grey).reshape(m, per)
         new = lam * gain_r - bits_s.sum(1) - 2.0 > net_base  # 2: flags
         if (new == take).all():
             break
@@ -727,15 +750,15 @@ def _build(q: np.ndarray, gain: np.ndarray, choice: _Selection, grid_shape: tupl
            head: tuple, lam: float, tables: entropy.GaussianTables) -> _Option:
     """Code the kept blocks of q (n, 3, 8, 8) as `choice` says: the section and what it nets.
     q, gain: each block's coefficients and SSE saved by the transform chosen for it; head:
-    (steps16, level byte's level or 0, coarse)."""
-    steps16, level, coarse = head
+    (steps16, level byte's level or 0, coarse, grey)."""
+    steps16, level, coarse, grey = head
     keep, kinds = choice.keep, choice.kinds
     qk = np.ascontiguousarray(q[keep])
     keep_grid = keep.reshape(grid_shape)
     flags = encode_skip(~keep_grid)
     idx_k = np.ascontiguousarray(choice.idx)  # qk's rows, in the same order
     if level:
-        coef = encode_coefficients(qk, choice.scales, idx_k)
+        coef = encode_coefficients(qk, choice.scales, idx_k, grey)
     else:
         coef = entropy.encode_gaussian(qk, idx_k, tables)
     maps = {4: b"", 16: b"", 32: b""}
@@ -751,19 +774,21 @@ def _build(q: np.ndarray, gain: np.ndarray, choice: _Selection, grid_shape: tupl
         if choice.scales4 is not None:
             maps[4] = encode_split(kind_grid == KIND_4X4, keep_grid & (kind_grid < KIND_16))
     section = DetailSection(steps16, choice.scales, flags, coef, level, coarse, choice.scales4,
-                            maps[4], choice.scales16, maps[16], choice.scales32, maps[32])
+                            maps[4], choice.scales16, maps[16], choice.scales32, maps[32], grey)
     return _Option(section, keep, kinds, qk, choice.bits,
                    lam * float(gain[keep].sum()) - section.bits())
 
 
 def encode_detail(frame: np.ndarray, base: np.ndarray, level: int, prof: Profiler,
                   version: int = 5, weight: float = 1.0,
-                  coarse: bool = False) -> CodedDetail | None:
+                  coarse: bool = False, grey: bool = False) -> CodedDetail | None:
     """Code frame - base ((H, W, 3) uint8 each) at `level`; None when it does not pay.
     version: the stream format (3: no context modelling, explicit steps; 4: format 4 steps;
     11: blocks may be four 4x4 transforms; 15: regions may be one 16x16 transform); weight:
     multiplies the level's price of distortion in the encoder's choices (blocks kept);
-    coarse: format 5 with the level's format 4 steps."""
+    coarse: format 5 with the level's format 4 steps; grey: a grey frame (format 16,
+    codec.grey), whose section codes the luma axis alone, priced by what it is worth once the
+    decoder has made the frame grey."""
     tables = coef_tables()
     h, w = frame.shape[:2]
     rows, cols = grid(h, w)
@@ -776,19 +801,22 @@ def encode_detail(frame: np.ndarray, base: np.ndarray, level: int, prof: Profile
         r = frame.astype(np.float64) - base.astype(np.float64)
         blocks = _blocks(r, rows, cols)  # (n, 3, 8, 8) RGB
         x = np.tensordot(_T_FWD, blocks, axes=(1, 1)).transpose(1, 0, 2, 3)
+        if grey:  # the chroma axes drop out of a grey reconstruction: nothing to code there
+            x[:, 1:] = 0
+            lam *= SSE_PER_LUMA_SSE
         st = np.array([steps16[0], steps16[1], steps16[1]], np.float64)[None, :, None, None] / 16
         q, gain = _quantise(np.matmul(np.matmul(_D_FWD_T, x), _D_FWD_T.T), st)
         if version >= TRANSFORM4_FROM:
             q4, gain4 = _quantise(np.matmul(np.matmul(_D4_FWD_T, x), _D4_FWD_T.T), st)
-    head = (steps16, level if contexts else 0, coarse)
+    head = (steps16, level if contexts else 0, coarse, grey)
     options: list[tuple[_Option, _Selection, np.ndarray, np.ndarray]] = []
     with prof.stage("entropy_encode"):
-        plain = _select_plain(q, gain, lam, contexts, tables)
+        plain = _select_plain(q, gain, lam, contexts, tables, grey)
         if plain is not None:
             options.append((_build(q, gain, plain, (rows, cols), head, lam, tables), plain, q,
                             gain))
         if q4 is not None and gain4 is not None:
-            split = _select_split(q, gain, q4, gain4, lam, tables)
+            split = _select_split(q, gain, q4, gain4, lam, tables, grey)
             if split is not None:
                 assert split.kinds is not None
                 four = split.kinds == KIND_4X4
@@ -798,7 +826,7 @@ def encode_detail(frame: np.ndarray, base: np.ndarray, level: int, prof: Profile
                                 qs, gs))
         for size in REGIONS if version >= TRANSFORM16_FROM and options else ():
             _, sel, qs, gs = max(options, key=lambda o: o[0].net)  # regions on top of it
-            wide = _select_wide(x, st, qs, gs, sel, lam, (rows, cols), tables, size)
+            wide = _select_wide(x, st, qs, gs, sel, lam, (rows, cols), tables, size, grey)
             if wide is not None:
                 sel, qs, gs = wide
                 options.append((_build(qs, gs, sel, (rows, cols), head, lam, tables), sel,
@@ -836,7 +864,7 @@ def decode_symbols(section: DetailSection, height: int, width: int, prof: Profil
         if section.contexts:
             return keep, decode_coefficients(section.coef_bytes, k, section.scales,
                                              section.scales4, split, section.scales16,
-                                             section.scales32), split
+                                             section.scales32, section.grey), split
         idx = np.ascontiguousarray(_scale_indexes(section.scales, k))
         q = entropy.decode_gaussian(section.coef_bytes, idx, tables).reshape(k, 3, B, B)
     return keep, q, None
@@ -855,9 +883,9 @@ def reconstruct(section: DetailSection, keep: np.ndarray, q: np.ndarray, base: n
         frame = _apply(base, res, rows, cols)
     bits = np.zeros(rows * cols, np.float32)
     if len(q):
-        bits[keep.ravel()] = entropy.information_bits_gaussian(
+        bits[keep.ravel()] = _block_bits(
             q, table_indexes(q, section.scales, section.contexts, section.scales4, split,
-                             section.scales16, section.scales32), tables).sum((1, 2, 3))
+                             section.scales16, section.scales32), tables, section.grey)
     return frame, bits.reshape(rows, cols)
 
 

@@ -35,6 +35,8 @@ from .container import ContainerWriter, FileHeader, FrameType
 from .deblock import loop_filter
 from .detail import CodedDetail, any_on_latent_grid, encode_detail, to_latent_grid
 from .errors import SourceError, ZVC69Error
+from .grey import FROM as GREY_FROM
+from .grey import greyify, is_grey
 from .hyperprior import HyperpriorCoder, Latents
 from .inter import P32_FROM, SHARP_FROM, InterPayload
 from .intra import IntraCodec, IntraPayload
@@ -304,6 +306,10 @@ class StreamEncoder:
     def frames_done(self) -> int:
         return len(self.stats)
 
+    def _grey(self, frame: np.ndarray) -> bool:
+        """Whether a source frame is coded as a grey frame (format 16: R = G = B throughout)."""
+        return self.layout >= GREY_FROM and is_grey(frame)
+
     def encode(self, frame: np.ndarray) -> list[tuple[np.ndarray, FrameStats]]:
         """Take one (H, W, 3) uint8 RGB frame; returns the frames coded by this call (their
         reconstructions and statistics, in display order): with B-frames the encoder holds
@@ -506,7 +512,8 @@ class StreamEncoder:
         self._unwritten.append((st, dict(
             frame_type=ftype, payload=payload, pts=pts, dts=dts, keyframe=key,
             reference=st.reference, temporal_layer=layer, ref_flags=ref_flags,
-            qp_offset=st.quality - self.quality, filtered=st.loop_filter is not None)))
+            qp_offset=st.quality - self.quality, filtered=st.loop_filter is not None,
+            grey=st.grey)))
         st.pts = pts
         st.decode_index = self._coded
         st.size_bytes = len(payload) + self.writer.frame_header_size
@@ -554,7 +561,7 @@ class StreamEncoder:
         rows, cols = -(-self.height // BLOCK), -(-self.width // BLOCK)
         bits_map = lat.bits_map
         st = FrameStats(index=n, frame_type="I", width=self.width, height=self.height,
-                        quality=level, keyframe=True, block_size=BLOCK)
+                        quality=level, keyframe=True, block_size=BLOCK, grey=self._grey(frame))
         st.bars = None if payload.bars is None else payload.bars.sides
         refined = (encode_refinement(self.codecs.residual, frame, recon, refine_level,
                                      self.rd_skip, prof) if refine_level else None)
@@ -573,7 +580,7 @@ class StreamEncoder:
         still = self.gop == 1
         detail = encode_detail(frame, recon, detail_level, prof, self.layout,
                                DETAIL_WEIGHT_STILL if still else DETAIL_WEIGHT_I,
-                               still and COARSE_STILLS)
+                               still and COARSE_STILLS, st.grey)
         if detail is not None:
             payload.detail_bytes = detail.section.pack()
             base = recon
@@ -630,7 +637,8 @@ class StreamEncoder:
                             weights=weights, layout=self.layout, sharp=sharp)
         st = FrameStats(index=n, frame_type="P", width=self.width, height=self.height,
                         quality=level, block_size=BLOCK, mv_block=block, mv=mv,
-                        weights=None if weights is None else weights.stats(), sharp_mc=sharp)
+                        weights=None if weights is None else weights.stats(), sharp_mc=sharp,
+                        grey=self._grey(frame))
         payload, recon = self._code_residual(frame, pred, base, st, prof)
         return payload, recon, st
 
@@ -656,7 +664,7 @@ class StreamEncoder:
         st = FrameStats(index=n, frame_type="B", width=self.width, height=self.height,
                         quality=level, block_size=BLOCK, mv_block=bi.block, mv=bi.mv_f,
                         refs=refs, mv_back=bi.mv_b, modes=bi.modes, reference=reference,
-                        sharp_mc=bi.sharp)
+                        sharp_mc=bi.sharp, grey=self._grey(frame))
         payload, recon = self._code_residual(
             frame, bi.pred, base, st, prof, DETAIL_WEIGHT_P if reference else DETAIL_WEIGHT_B)
         return payload, recon, st
@@ -724,7 +732,7 @@ class StreamEncoder:
                        weight: float = DETAIL_WEIGHT_P) -> tuple[bytes, np.ndarray]:
         """The residual of a P- or B-frame on its prediction: fills in `base` (the payload
         with its motion side) and `st`; returns the packed payload and the reconstruction."""
-        coded, detail = self._residual(frame, pred, base.level, prof, weight)
+        coded, detail = self._residual(frame, pred, base.level, prof, weight, st.grey)
         with prof.stage("motion_coding"):
             skip_bytes = encode_skip(coded.skip)
         lat = coded.latents
@@ -760,6 +768,8 @@ class StreamEncoder:
                 ) -> tuple[bytes, np.ndarray, FrameStats]:
         """Format 12: the adaptive loop filter (alf.py) on the frame's reconstruction, where
         it pays at the frame's level and detail weight; its record ends the payload."""
+        if st.grey:  # (the filter keeps a grey frame grey)
+            recon = greyify(recon)
         if self.layout < alf.FROM or not LOOP_FILTER:
             return payload, recon, st
         found = alf.fit(recon, frame, weight * LAMBDAS[st.quality - 1] / 3.0, prof, st.bars,
@@ -772,7 +782,8 @@ class StreamEncoder:
         return payload + filt.pack(), recon, st
 
     def _residual(self, frame: np.ndarray, pred: np.ndarray, level: int, prof: Profiler,
-                  weight: float = DETAIL_WEIGHT_P) -> tuple[CodedResidual, CodedDetail | None]:
+                  weight: float = DETAIL_WEIGHT_P, grey: bool = False
+                  ) -> tuple[CodedResidual, CodedDetail | None]:
         """The learned residual and the detail layer on top of it; where the learned residual
         is sent, also the detail layer alone on the prediction, keeping the cheaper in
         bits + lambda * SSE. After a frame on which the learned residual lost, only the
@@ -781,12 +792,14 @@ class StreamEncoder:
 
         def detail_alone() -> tuple[CodedResidual, CodedDetail | None]:
             bare = rc.prediction_only(pred, prof)
-            return bare, encode_detail(frame, bare.recon, level, prof, self.layout, weight)
+            return bare, encode_detail(frame, bare.recon, level, prof, self.layout, weight,
+                                       grey=grey)
 
         if self._learned_lost and self._since_key % LEARNED_PROBE:
             return detail_alone()
         coded = rc.encode(frame, pred, level, self.rd_skip, prof, self.layout >= 8)
-        detail = encode_detail(frame, coded.recon, level, prof, self.layout, weight)
+        detail = encode_detail(frame, coded.recon, level, prof, self.layout, weight,
+                               grey=grey)
         if coded.latents is None:
             self._learned_lost = True
             return coded, detail
@@ -799,7 +812,8 @@ class StreamEncoder:
                                                      + len(encode_skip(c.skip)))
             if d is not None:
                 bits += d.section.bits()
-            return rd_cost(bits, c.recon if d is None else d.recon, src, lam)
+            recon = c.recon if d is None else d.recon
+            return rd_cost(bits, greyify(recon) if grey else recon, src, lam)
 
         alone = detail_alone()
         won = cost(coded, detail) <= cost(*alone)

@@ -54,6 +54,7 @@ def describe(path: str | os.PathLike[str], verify: bool = False) -> dict[str, An
                     qp_offset=fh.qp_offset,
                     crc=f"{fh.crc:04x}",
                     filtered=fh.filtered,
+                    grey=fh.grey,
                 )
             frames.append(row)
         out: dict[str, Any] = {
@@ -145,9 +146,9 @@ def format_info(d: dict[str, Any], frames: int = 0) -> str:
     if frames:
         # stored (decode) order; "shown": the frame's place in display order (B-frames are
         # stored after the later frame they predict from)
-        row = "{:>5} {:>6}  {:4} {:>11} {:>8} {:>12}  {:>3}  {:>3}  {:>3}"
+        row = "{:>5} {:>6}  {:4} {:>11} {:>8} {:>12}  {:>3}  {:>3}  {:>3}  {:>4}"
         lines.append(row.format("frame", "shown", "type", "offset", "size", "pts", "key",
-                                "ref", "alf"))
+                                "ref", "alf", "grey"))
         for f in d["index"][:frames]:
             if "error" in f:
                 lines.append(f"{f['frame']:5d} {'?':>6}  ?    {f['offset']:11d}  {f['error']}")
@@ -164,6 +165,7 @@ def format_info(d: dict[str, Any], frames: int = 0) -> str:
                     mark[f["keyframe"]],
                     mark[f["reference"]],
                     mark[f["filtered"]],
+                    mark[f["grey"]],
                 )
             )
         if len(d["index"]) > frames:

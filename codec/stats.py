@@ -105,6 +105,8 @@ class FrameStats:
     # P- and B-frames of format 13: predictions sampled with the 8-tap filter (warp.SHARP8)
     # instead of the 4-tap cubic one
     sharp_mc: bool = False
+    # format 16: a grey frame (codec.grey): luma-only detail layer, R = G = B reconstruction
+    grey: bool = False
 
     @property
     def bits_total(self) -> int:
@@ -158,6 +160,7 @@ class FrameStats:
             "loop_filter_classes": None if self.loop_filter is None
             else len(self.loop_filter[1]),
             "sharp_mc": self.sharp_mc,
+            "grey": self.grey,
         }
         for part in BIT_PARTS:
             out[f"bits_{part}"] = self.bits.get(part, 0)

@@ -96,7 +96,8 @@ def frame_payload(reader, n: int) -> bytes:
     return alf.strip(data, fh.filtered)
 
 
-def damaged_section_failures(good: bytes, version: int, base: np.ndarray, trials: int) -> int:
+def damaged_section_failures(good: bytes, version: int, base: np.ndarray, trials: int,
+                             grey: bool = False) -> int:
     """Decode `trials` damaged copies of a detail section (a flipped byte; every third also
     cut short) on `base`: how many raised ZVC69FormatError. Any other exception propagates."""
     from codec import detail as D
@@ -112,7 +113,7 @@ def damaged_section_failures(good: bytes, version: int, base: np.ndarray, trials
         if trial % 3 == 0:
             data = data[: rng.integers(0, len(data))]
         try:
-            section = D.DetailSection.unpack(bytes(data), version)
+            section = D.DetailSection.unpack(bytes(data), version, grey)
             keep, q, kinds = D.decode_symbols(section, h, w, Profiler())
             D.reconstruct(section, keep, q, base, Profiler(), kinds)
         except ZVC69FormatError:

@@ -171,6 +171,9 @@ def test_frame_panel_names_the_refinement():
     st.detail_quality = 8  # a keyframe's intra latents below its detail layer
     assert {n: v for n, v, _ in frame_rows(st)}["Quality"] == "6 · detail layer at 8"
     assert st.summary()["detail_quality"] == 8
+    assert "Colour" not in {n for n, _, _ in frame_rows(st)}
+    st.grey = True  # format 16
+    assert {n: v for n, v, _ in frame_rows(st)}["Colour"].startswith("grey (R = G = B")
     assert "Bars (not coded)" not in {n for n, _, _ in frame_rows(st)}
     st.bars = (58, 58, 0, 0)
     rows = {name: value for name, value, _ in frame_rows(st)}

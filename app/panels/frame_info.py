@@ -73,6 +73,8 @@ def frame_rows(s: FrameStats, timings: dict[str, float] | None = None,
          + (f" · detail layer at {s.detail_quality}"
             if s.detail_quality and s.detail_quality != s.quality else ""), []),
         ("Resolution", f"{s.width} × {s.height}", []),
+        *([("Colour", "grey (R = G = B; luma alone coded in the detail layer)", [])]
+          if s.grey else []),
         *([("Bars (not coded)", "top {} · bottom {} · left {} · right {} px".format(*s.bars), [])]
           if s.bars else []),
         *([weights_row(s.weights)] if s.weights else []),
