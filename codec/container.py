@@ -39,8 +39,10 @@ MAGIC = b"ZVC69\0"
 # motion byte, as B-frames). 15.0: a detail section's 16x16 and 32x32 regions may each be coded
 # as one transform (codec.detail, codec.regions; bits 6 and 7 of its level byte). 16.0: grey
 # frames (codec.grey; frame header byte 0 bit 6): luma-only detail layer, grey reconstruction.
-VERSION = (16, 0)
-READABLE_MAJORS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)
+# 17.0: a detail section's 64x64 regions may be coded as one transform (codec.regions; its level
+# byte holds level - 1 in bits 0-2 and bit 3 flags them).
+VERSION = (17, 0)
+READABLE_MAJORS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17)
 FILE_HEADER_SIZE = 64
 FRAME_HEADER_SIZE = 32  # formats 1-9
 INDEX_ENTRY_SIZE = 16
@@ -51,7 +53,7 @@ GREY = 0x40  # frame header byte 0: a grey frame (codec.grey)
 GREY_FROM = 16  # the major version with that bit
 # Majors whose frames the newest of them reads as they were meant (each one only adds to the
 # one before): a damaged version byte that hides one of them is read as the newest.
-UPWARD_READABLE = (10, 11, 12, 13, 14, 15, 16)
+UPWARD_READABLE = (10, 11, 12, 13, 14, 15, 16, 17)
 MAX_PTS = 1 << 40  # format 10 stores 40-bit pts (90 kHz: about 141 days)
 MAX_DIMENSION = 16384
 MAX_CHANNELS = 4096

@@ -28,12 +28,13 @@ coded as one 16x16 or 32x32 transform (per-region choices, made on top of the 8x
 the same lambda, 16x16 first): a smooth residual of low amplitude, which 8x8 blocks each drop
 or pay a DC for, costs a few low frequencies there. The coefficients are laid out over the
 region's blocks by quadrant, with a set of scales per region size by frequency (`BANDS16`,
-`BANDS32`); the deblocking filter skips the edges inside a region.
+`BANDS32`); the deblocking filter skips the edges inside a region. Format 17 adds 64x64
+regions (sixty-four blocks, one 64-point transform, `BANDS64`), chosen after the others.
 
 Layouts (docs/BITSTREAM.md): format 3, u16 luma step, u16 chroma step (1/16 pixel units),
 NBANDS x 3 u8 scale indexes (axis-major), u32 length of the block-flag map, the map (skip.py
 format, True = no coefficients), then the ANS words of the coefficients of the flagged blocks
-(block-major, then axis, row, column). Formats 4-16: a level byte (bit 4: the level's format 4
+(block-major, then axis, row, column). Formats 4-17: a level byte (bit 4: the level's format 4
 steps; bit 5, format 11: the section has 4x4 blocks), the 6-bit scale indexes (a second set for
 4x4 blocks with bit 5, then one for 16x16 regions with bit 6 and one for 32x32 regions with bit
 7, format 15), a varint map length and the map, then varint lengths and maps (`encode_split`)
@@ -41,7 +42,9 @@ of the 32x32 regions (bit 7) among those whose blocks are all flagged, of the 16
 (bit 6) among the others whose blocks are all flagged, and of the 4x4 blocks (bit 5) among the
 other flagged blocks, then the coefficients diagonal by diagonal. Format 16: in a grey frame
 (codec.grey, said by its frame header) every set holds the luma axis's scales alone and only
-the luma coefficients are coded (the chroma axes drop out of a grey reconstruction).
+the luma coefficients are coded (the chroma axes drop out of a grey reconstruction). Format
+17: the level byte holds level - 1 in bits 0-2 and bit 3 flags 64x64 regions, whose scales
+follow the 32x32 ones' and whose map comes first.
 """
 
 from __future__ import annotations
@@ -63,14 +66,18 @@ from .quant import LAMBDAS, SCALE_INDEX_STEP, SCALE_LEVELS, SCALE_LOG_BASE
 from .regions import (
     FREQ16,
     FREQ32,
+    FREQ64,
     KIND_4X4,
     KIND_8X8,
     KIND_16,
     KIND_32,
+    KIND_64,
     SIZES,
     TRANSFORM16_FROM,
+    TRANSFORM64_FROM,
     WIDE,
     WIDE32,
+    WIDE64,
     region_blocks,
     transform_map,
     whole_regions,
@@ -106,9 +113,9 @@ _C4_INT = np.array([[2048, 2048, 2048, 2048], [2676, 1108, -1108, -2676],
 _D4_INT_F = np.kron(np.eye(2), _C4_INT.astype(np.float64))
 BANDS4 = _BAND_OF_SUM[np.add.outer(np.arange(B) % 4, np.arange(B) % 4)]
 # Format 15's regions (codec/regions.py): bands by the 8x8 frequency each coefficient stands for.
-BANDS16, BANDS32 = _BAND_OF_SUM[FREQ16], _BAND_OF_SUM[FREQ32]
+BANDS16, BANDS32, BANDS64 = _BAND_OF_SUM[FREQ16], _BAND_OF_SUM[FREQ32], _BAND_OF_SUM[FREQ64]
 # Region sizes: blocks per side, first kind, forward and inverse matrices, bands.
-REGIONS = {size: (nb, first, fwd, inv, {16: BANDS16, 32: BANDS32}[size])
+REGIONS = {size: (nb, first, fwd, inv, {16: BANDS16, 32: BANDS32, 64: BANDS64}[size])
            for size, (nb, first, fwd, inv, _) in SIZES.items()}
 # The encoder's forward transforms: exact inverses of the decoder's fixed-point ones.
 _D_FWD_T = np.linalg.inv(_D_INT.astype(np.float64) / 4096).T  # coefficients = D^-T ... D^-1
@@ -179,11 +186,22 @@ class DetailSection:
     scales32: np.ndarray | None = None  # format 15: the same for 32x32 regions (bit 7)
     wide32_bytes: bytes = b""
     grey: bool = False  # format 16, a grey frame's (codec.grey): the luma axis alone is coded
+    # format 17: the level byte holds level - 1 in bits 0-2 and bit 3 says that 64x64 regions
+    # follow (their scales after the 32x32 ones', their map before the 32x32 map)
+    extended: bool = False
+    scales64: np.ndarray | None = None
+    wide64_bytes: bytes = b""
 
     @property
     def contexts(self) -> bool:
         """Format 4 sections code coefficients with context modelling."""
         return self.level > 0
+
+    @property
+    def has_kinds(self) -> bool:
+        """Whether blocks other than 8x8 ones may be in the section (4x4, regions)."""
+        return any(x is not None for x in (self.scales4, self.scales16, self.scales32,
+                                           self.scales64))
 
     @property
     def axes(self) -> int:
@@ -194,10 +212,13 @@ class DetailSection:
         """Everything before the flag map (format 4 or, with level 0, format 3)."""
         if self.level:
             sc = np.concatenate([x[: self.axes] for x in (self.scales, self.scales4,
-                                                          self.scales16, self.scales32)
+                                                          self.scales16, self.scales32,
+                                                          self.scales64)
                                  if x is not None])
             bits = np.unpackbits(sc.astype(np.uint8).reshape(-1, 1), axis=1)[:, 2:]
-            first = (self.level | self.coarse << 4 | (self.scales4 is not None) << 5
+            lv = (self.level - 1 | (self.scales64 is not None) << 3 if self.extended
+                  else self.level)
+            first = (lv | self.coarse << 4 | (self.scales4 is not None) << 5
                      | (self.scales16 is not None) << 6 | (self.scales32 is not None) << 7)
             return (bytes([first]) + np.packbits(bits.ravel()).tobytes()
                     + pack_uvarint(len(self.flags_bytes)))
@@ -206,7 +227,8 @@ class DetailSection:
 
     def pack(self) -> bytes:
         maps = b""
-        for scales, data in ((self.scales32, self.wide32_bytes), (self.scales16, self.wide_bytes),
+        for scales, data in ((self.scales64, self.wide64_bytes),
+                             (self.scales32, self.wide32_bytes), (self.scales16, self.wide_bytes),
                              (self.scales4, self.split_bytes)):
             if scales is not None:
                 maps += pack_uvarint(len(data)) + data
@@ -214,25 +236,29 @@ class DetailSection:
 
     @classmethod
     def unpack(cls, data: bytes, version: int = 5, grey: bool = False) -> DetailSection:
-        """Parse a section of a format `version` (3 to 16) stream; grey: of a grey frame
+        """Parse a section of a format `version` (3 to 17) stream; grey: of a grey frame
         (format 16, its frame header says so): scales and coefficients of the luma axis only."""
         axes = 1 if grey else 3
         if version >= 4:
             if len(data) < 1 + (axes * NBANDS * 6 + 7) // 8:
                 raise ZVC69FormatError(f"detail section of {len(data)} bytes is too short", 0)
-            level, coarse, split, wide, wide32 = data[0], False, False, False, False
+            extended = version >= TRANSFORM64_FROM
+            wide64 = extended and bool(data[0] & WIDE64)
+            # format 17: level - 1 in bits 0-2 (the flags above them as before)
+            byte = (data[0] & 7) + 1 | data[0] & 0xF0 if extended else data[0]
+            level, coarse, split, wide, wide32 = byte, False, False, False, False
             if version >= 5:
-                level, coarse = data[0] & ~0x10, bool(data[0] & 0x10)
+                level, coarse = byte & ~0x10, bool(byte & 0x10)
             if version >= TRANSFORM4_FROM:
-                level, split = level & ~SPLIT, bool(data[0] & SPLIT)
+                level, split = level & ~SPLIT, bool(byte & SPLIT)
             if version >= TRANSFORM16_FROM:
-                level, wide = level & ~WIDE, bool(data[0] & WIDE)
-                level, wide32 = level & ~WIDE32, bool(data[0] & WIDE32)
+                level, wide = level & ~WIDE, bool(byte & WIDE)
+                level, wide32 = level & ~WIDE32, bool(byte & WIDE32)
             if not 1 <= level <= 8:
                 raise ZVC69FormatError(f"detail section level byte {data[0]} is not 1..8 "
                                        "(+16 from format 5, +32 from format 11, +64 and +128 "
                                        "from format 15)", 0)
-            sets = 1 + split + wide + wide32
+            sets = 1 + split + wide + wide32 + wide64
             n_sc = (sets * axes * NBANDS * 6 + 7) // 8
             if len(data) < 1 + n_sc:
                 raise ZVC69FormatError(f"detail section of {len(data)} bytes is too short", 0)
@@ -245,7 +271,8 @@ class DetailSection:
                 raise ZVC69FormatError("detail block-flag map runs past the section", p)
             flags, p = data[p : p + n_flags], p + n_flags
             maps = []
-            for present, what in ((wide32, "detail 32x32 region map"),
+            for present, what in ((wide64, "detail 64x64 region map"),
+                                  (wide32, "detail 32x32 region map"),
                                   (wide, "detail 16x16 region map"),
                                   (split, "detail 4x4 block map")):
                 if not present:
@@ -257,10 +284,11 @@ class DetailSection:
                 maps.append(data[p : p + n_map])
                 p += n_map
             sets_of = iter(scales[1:])
-            s4, s16, s32 = (next(sets_of) if present else None
-                            for present in (split, wide, wide32))
+            s4, s16, s32, s64 = (next(sets_of) if present else None
+                                 for present in (split, wide, wide32, wide64))
             return cls(level_steps(level, 4 if coarse else version), scales[0], flags,
-                       data[p:], level, coarse, s4, maps[2], s16, maps[1], s32, maps[0], grey)
+                       data[p:], level, coarse, s4, maps[3], s16, maps[2], s32, maps[1], grey,
+                       extended, s64, maps[0])
         head = _HEAD.size + 3 * NBANDS + 4
         if len(data) < head:
             raise ZVC69FormatError(f"detail section of {len(data)} bytes is too short", 0)
@@ -318,10 +346,12 @@ def _unblocks(blocks: np.ndarray, rows: int, cols: int, h: int, w: int) -> np.nd
 
 def _scale_indexes(scales: np.ndarray, n: int, scales4: np.ndarray | None = None,
                    split: np.ndarray | None = None, scales16: np.ndarray | None = None,
-                   scales32: np.ndarray | None = None) -> np.ndarray:
+                   scales32: np.ndarray | None = None,
+                   scales64: np.ndarray | None = None) -> np.ndarray:
     """(3, NBANDS) table indexes -> (n, 3, 8, 8) int32, per coefficient. `split` (n,): the
     blocks' kinds (KIND_*; a bool array: True = 4x4); 4x4 blocks take `scales4` by `BANDS4`,
-    blocks of 16x16 and 32x32 regions `scales16` and `scales32` by `BANDS16`, `BANDS32`."""
+    blocks of 16x16, 32x32 and 64x64 regions `scales16`, `scales32` and `scales64` by
+    `BANDS16`, `BANDS32`, `BANDS64`."""
     per = np.broadcast_to(scales.astype(np.int32)[:, BANDS], (n, 3, B, B))  # (3, 8, 8) each
     if split is None or not split.any():
         return per
@@ -329,7 +359,7 @@ def _scale_indexes(scales: np.ndarray, n: int, scales4: np.ndarray | None = None
     out = per.copy()
     if scales4 is not None:
         out[kinds == KIND_4X4] = scales4.astype(np.int32)[:, BANDS4]
-    for size, sc in ((16, scales16), (32, scales32)):
+    for size, sc in ((16, scales16), (32, scales32), (64, scales64)):
         if sc is not None:
             nb, first, _, _, bands = REGIONS[size]
             for s in range(nb * nb):
@@ -355,20 +385,22 @@ def _offsets(q: np.ndarray, contexts: bool) -> np.ndarray:
 
 def _with_offsets(scales: np.ndarray, off: np.ndarray, scales4: np.ndarray | None = None,
                   split: np.ndarray | None = None, scales16: np.ndarray | None = None,
-                  scales32: np.ndarray | None = None) -> np.ndarray:
+                  scales32: np.ndarray | None = None,
+                  scales64: np.ndarray | None = None) -> np.ndarray:
     """(3, NBANDS) scale indexes plus per-coefficient offsets (n, 3, 8, 8), clipped."""
-    base = _scale_indexes(scales, len(off), scales4, split, scales16, scales32)
+    base = _scale_indexes(scales, len(off), scales4, split, scales16, scales32, scales64)
     return np.clip(base + off, 0, SCALE_LEVELS - 1).astype(np.int32)
 
 
 def table_indexes(q: np.ndarray, scales: np.ndarray, contexts: bool = True,
                   scales4: np.ndarray | None = None, split: np.ndarray | None = None,
-                  scales16: np.ndarray | None = None, scales32: np.ndarray | None = None
-                  ) -> np.ndarray:
+                  scales16: np.ndarray | None = None, scales32: np.ndarray | None = None,
+                  scales64: np.ndarray | None = None) -> np.ndarray:
     """Table index of every coefficient of q (n, 3, 8, 8): its axis and band's scale (by the
     blocks' kinds `split`, `_scale_indexes`), plus its context's offset (format 4) or not
     (format 3)."""
-    return _with_offsets(scales, _offsets(q, contexts), scales4, split, scales16, scales32)
+    return _with_offsets(scales, _offsets(q, contexts), scales4, split, scales16, scales32,
+                         scales64)
 
 
 def encode_split(split: np.ndarray, keep: np.ndarray) -> bytes:
@@ -402,17 +434,18 @@ def decode_split(data: bytes, keep: np.ndarray, what: str = "detail 4x4 block ma
 
 
 def _region_maps(section: DetailSection) -> list[tuple[int, np.ndarray | None, bytes]]:
-    """(region size, its scales or None, its map) in coding order: 32x32, then 16x16."""
-    return [(32, section.scales32, section.wide32_bytes), (16, section.scales16,
-                                                            section.wide_bytes)]
+    """(region size, its scales or None, its map) in coding order: 64x64, 32x32, 16x16."""
+    return [(64, section.scales64, section.wide64_bytes),
+            (32, section.scales32, section.wide32_bytes),
+            (16, section.scales16, section.wide_bytes)]
 
 
 def block_kinds(section: DetailSection, keep: np.ndarray) -> np.ndarray | None:
     """Each flagged block's transform, KIND_* on the (rows, cols) grid, from the section's
-    32x32 and 16x16 region maps (format 15; each over the regions whose blocks are all flagged
-    and in no larger region) and 4x4 block map (format 11; over the other flagged blocks);
-    None: all 8x8."""
-    if section.scales4 is None and section.scales16 is None and section.scales32 is None:
+    64x64 (format 17), 32x32 and 16x16 region maps (format 15; each over the regions whose
+    blocks are all flagged and in no larger region) and 4x4 block map (format 11; over the other
+    flagged blocks); None: all 8x8."""
+    if not section.has_kinds:
         return None
     kinds = np.zeros(keep.shape, np.uint8)
     for size, scales, data in _region_maps(section):
@@ -449,12 +482,13 @@ def decode_coefficients(data: bytes, k: int, scales: np.ndarray,
                         scales4: np.ndarray | None = None,
                         split: np.ndarray | None = None,
                         scales16: np.ndarray | None = None,
-                        scales32: np.ndarray | None = None, grey: bool = False) -> np.ndarray:
+                        scales32: np.ndarray | None = None, grey: bool = False,
+                        scales64: np.ndarray | None = None) -> np.ndarray:
     """Inverse of `encode_coefficients`: q (k, 3, 8, 8) int32 (chroma zero if grey);
     `split` (k,): the blocks' kinds (`_scale_indexes`)."""
     q = np.zeros((k, 3, B, B), np.int32)
     dec = entropy.GaussianChunkDecoder(data, k * (1 if grey else 3) * B * B, coef_tables())
-    base = _scale_indexes(scales, k, scales4, split, scales16, scales32)
+    base = _scale_indexes(scales, k, scales4, split, scales16, scales32, scales64)
     for axes, u, v in _passes(grey):
         sub = q[:, axes[0] : axes[-1] + 1]  # a view
         left = np.where(v > 0, np.abs(sub[:, :, u, np.maximum(v - 1, 0)].astype(np.int64)), 0)
@@ -485,7 +519,8 @@ def inverse(q: np.ndarray, steps16: tuple[int, int], split: np.ndarray | None = 
         c = np.clip(c, -(1 << 16), 1 << 16).astype(np.float64)
         x = np.matmul(np.matmul(_D_INT_F.T, c), _D_INT_F)  # x 2^24, < 2^46
     else:  # the other matrices' entries are no larger (sums < 2^48)
-        bound = np.where(kinds >= KIND_32, 1 << 18, np.where(kinds >= KIND_16, 1 << 17, 1 << 16))
+        bound = np.where(kinds >= KIND_64, 1 << 19, np.where(
+            kinds >= KIND_32, 1 << 18, np.where(kinds >= KIND_16, 1 << 17, 1 << 16)))
         bound = bound[:, None, None, None]
         c = np.clip(c, -bound, bound).astype(np.float64)
         x = np.empty_like(c)
@@ -599,6 +634,7 @@ class _Selection:
     idx: np.ndarray  # the kept blocks' table indexes (k, 3, 8, 8)
     scales16: np.ndarray | None = None  # of 16x16 regions
     scales32: np.ndarray | None = None  # of 32x32 regions
+    scales64: np.ndarray | None = None  # of 64x64 regions
 
 
 def _select_plain(q: np.ndarray, gain: np.ndarray, lam: float, contexts: bool,
@@ -737,21 +773,22 @@ def _select_wide(x: np.ndarray, st: np.ndarray, q: np.ndarray, gain: np.ndarray,
     idx_all[blocks] = idx[take]
     # the other transforms keep their scales (refitting them to the blocks left saved 0.17 %
     # of room_handheld's section bits); a set no block uses any more is dropped
-    sets = {KIND_4X4: base.scales4, KIND_16: base.scales16, KIND_32: base.scales32}
+    sets = {KIND_4X4: base.scales4, KIND_16: base.scales16, KIND_32: base.scales32,
+            KIND_64: base.scales64}
     sets[first] = sc
-    for kind, count in ((KIND_4X4, 1), (KIND_16, 4), (KIND_32, 16)):
+    for kind, count in ((KIND_4X4, 1), (KIND_16, 4), (KIND_32, 16), (KIND_64, 64)):
         if not ((kinds >= kind) & (kinds < kind + count) & keep).any():
             sets[kind] = None
     return (_Selection(keep, kinds, base.scales, sets[KIND_4X4], bits, idx_all[keep],
-                       sets[KIND_16], sets[KIND_32]), q, gain)
+                       sets[KIND_16], sets[KIND_32], sets[KIND_64]), q, gain)
 
 
 def _build(q: np.ndarray, gain: np.ndarray, choice: _Selection, grid_shape: tuple[int, int],
            head: tuple, lam: float, tables: entropy.GaussianTables) -> _Option:
     """Code the kept blocks of q (n, 3, 8, 8) as `choice` says: the section and what it nets.
     q, gain: each block's coefficients and SSE saved by the transform chosen for it; head:
-    (steps16, level byte's level or 0, coarse, grey)."""
-    steps16, level, coarse, grey = head
+    (steps16, level byte's level or 0, coarse, grey, extended: format 17's level byte)."""
+    steps16, level, coarse, grey, extended = head
     keep, kinds = choice.keep, choice.kinds
     qk = np.ascontiguousarray(q[keep])
     keep_grid = keep.reshape(grid_shape)
@@ -761,20 +798,22 @@ def _build(q: np.ndarray, gain: np.ndarray, choice: _Selection, grid_shape: tupl
         coef = encode_coefficients(qk, choice.scales, idx_k, grey)
     else:
         coef = entropy.encode_gaussian(qk, idx_k, tables)
-    maps = {4: b"", 16: b"", 32: b""}
+    maps = {4: b"", 16: b"", 32: b"", 64: b""}
     if kinds is not None:
         kind_grid = kinds.reshape(grid_shape)
-        for size, scales in ((32, choice.scales32), (16, choice.scales16)):  # as block_kinds
+        for size, scales, above in ((64, choice.scales64, 255), (32, choice.scales32, KIND_64),
+                                    (16, choice.scales16, KIND_32)):  # as block_kinds
             if scales is not None:
                 nb, first = REGIONS[size][:2]
-                larger = kind_grid >= KIND_32 if size == 16 else np.zeros(grid_shape, bool)
+                larger = kind_grid >= above  # blocks of larger regions
                 r, c = grid_shape[0] // nb, grid_shape[1] // nb
                 maps[size] = encode_split(kind_grid[: nb * r : nb, : nb * c : nb] == first,
                                           whole_regions(keep_grid & ~larger, nb))
         if choice.scales4 is not None:
             maps[4] = encode_split(kind_grid == KIND_4X4, keep_grid & (kind_grid < KIND_16))
     section = DetailSection(steps16, choice.scales, flags, coef, level, coarse, choice.scales4,
-                            maps[4], choice.scales16, maps[16], choice.scales32, maps[32], grey)
+                            maps[4], choice.scales16, maps[16], choice.scales32, maps[32], grey,
+                            extended, choice.scales64, maps[64])
     return _Option(section, keep, kinds, qk, choice.bits,
                    lam * float(gain[keep].sum()) - section.bits())
 
@@ -784,7 +823,8 @@ def encode_detail(frame: np.ndarray, base: np.ndarray, level: int, prof: Profile
                   coarse: bool = False, grey: bool = False) -> CodedDetail | None:
     """Code frame - base ((H, W, 3) uint8 each) at `level`; None when it does not pay.
     version: the stream format (3: no context modelling, explicit steps; 4: format 4 steps;
-    11: blocks may be four 4x4 transforms; 15: regions may be one 16x16 transform); weight:
+    11: blocks may be four 4x4 transforms; 15: regions may be one 16x16 or 32x32 transform;
+    17: also 64x64); weight:
     multiplies the level's price of distortion in the encoder's choices (blocks kept);
     coarse: format 5 with the level's format 4 steps; grey: a grey frame (format 16,
     codec.grey), whose section codes the luma axis alone, priced by what it is worth once the
@@ -808,7 +848,7 @@ def encode_detail(frame: np.ndarray, base: np.ndarray, level: int, prof: Profile
         q, gain = _quantise(np.matmul(np.matmul(_D_FWD_T, x), _D_FWD_T.T), st)
         if version >= TRANSFORM4_FROM:
             q4, gain4 = _quantise(np.matmul(np.matmul(_D4_FWD_T, x), _D4_FWD_T.T), st)
-    head = (steps16, level if contexts else 0, coarse, grey)
+    head = (steps16, level if contexts else 0, coarse, grey, version >= TRANSFORM64_FROM)
     options: list[tuple[_Option, _Selection, np.ndarray, np.ndarray]] = []
     with prof.stage("entropy_encode"):
         plain = _select_plain(q, gain, lam, contexts, tables, grey)
@@ -824,7 +864,8 @@ def encode_detail(frame: np.ndarray, base: np.ndarray, level: int, prof: Profile
                 gs = np.where(four, gain4, gain)
                 options.append((_build(qs, gs, split, (rows, cols), head, lam, tables), split,
                                 qs, gs))
-        for size in REGIONS if version >= TRANSFORM16_FROM and options else ():
+        sizes = [size for size in REGIONS if size < 64 or version >= TRANSFORM64_FROM]
+        for size in sizes if version >= TRANSFORM16_FROM and options else ():
             _, sel, qs, gs = max(options, key=lambda o: o[0].net)  # regions on top of it
             wide = _select_wide(x, st, qs, gs, sel, lam, (rows, cols), tables, size, grey)
             if wide is not None:
@@ -855,7 +896,7 @@ def decode_symbols(section: DetailSection, height: int, width: int, prof: Profil
         if keep is None:
             keep = flagged_blocks(section, height, width)
         k = int(keep.sum())
-        if section.scales4 is None and section.scales16 is None and section.scales32 is None:
+        if not section.has_kinds:
             split = None
         else:
             kinds = block_kinds(section, keep) if split is None else split
@@ -864,7 +905,8 @@ def decode_symbols(section: DetailSection, height: int, width: int, prof: Profil
         if section.contexts:
             return keep, decode_coefficients(section.coef_bytes, k, section.scales,
                                              section.scales4, split, section.scales16,
-                                             section.scales32, section.grey), split
+                                             section.scales32, section.grey,
+                                             section.scales64), split
         idx = np.ascontiguousarray(_scale_indexes(section.scales, k))
         q = entropy.decode_gaussian(section.coef_bytes, idx, tables).reshape(k, 3, B, B)
     return keep, q, None
@@ -885,7 +927,8 @@ def reconstruct(section: DetailSection, keep: np.ndarray, q: np.ndarray, base: n
     if len(q):
         bits[keep.ravel()] = _block_bits(
             q, table_indexes(q, section.scales, section.contexts, section.scales4, split,
-                             section.scales16, section.scales32), tables, section.grey)
+                             section.scales16, section.scales32, section.scales64), tables,
+            section.grey)
     return frame, bits.reshape(rows, cols)
 
 

@@ -1,7 +1,7 @@
-"""Format 15's larger transforms in the detail layer: 16x16 and 32x32 regions.
+"""Larger transforms in the detail layer: 16x16 and 32x32 regions (format 15), 64x64 (17).
 
-A region is a square of 2x2 or 4x4 of the detail layer's 8x8 blocks (codec/detail.py), all
-flagged, coded as one 16x16 or 32x32 DCT. This module holds what is fixed about them: the
+A region is a square of 2x2, 4x4 or 8x8 of the detail layer's 8x8 blocks (codec/detail.py),
+all flagged, coded as one 16x16, 32x32 or 64x64 DCT. This module holds what is fixed about them: the
 integer transform matrices (x 4096, like the 8x8 one; exact in float64 sums), the frequency
 that each coefficient of each block of a region stands for (the detail layer turns it into a
 band), the block kinds (`KIND_*`) and the region geometry that encoder, decoder, deblocking and
@@ -17,6 +17,8 @@ B = 8  # the detail layer's block size
 TRANSFORM16_FROM = 15  # the format with 16x16 and 32x32 regions
 WIDE = 0x40  # detail section level byte: the section has 16x16 regions
 WIDE32 = 0x80  # ... 32x32 regions
+TRANSFORM64_FROM = 17  # the format with 64x64 regions (and the level byte's new layout)
+WIDE64 = 0x08  # format 17 level byte (level - 1 in bits 0-2): the section has 64x64 regions
 
 # The 16-point DCT-II, orthonormal, times 4096 (rounded): the decoder's transform, in integers.
 D16_INT = np.array([
@@ -72,9 +74,31 @@ def _dct32_int() -> np.ndarray:
 
 D32_INT = _dct32_int()
 D32_INT_F = D32_INT.astype(np.float64)
+# The 64-point DCT-II x 4096 likewise from round(4096 sqrt(2 / 64) cos(pi m / 128)), m = 0..64
+# (its DC row 512).
+COS64 = np.array([724, 724, 723, 722, 721, 719, 716, 713, 710, 706, 702, 698, 693, 688, 682,
+                  676, 669, 662, 655, 647, 639, 630, 621, 612, 602, 592, 582, 571, 560, 548,
+                  537, 524, 512, 499, 486, 473, 459, 445, 431, 417, 402, 387, 372, 357, 341,
+                  326, 310, 293, 277, 261, 244, 227, 210, 193, 176, 159, 141, 124, 106, 89,
+                  71, 53, 36, 18, 0], np.int64)
+
+
+def _dct64_int() -> np.ndarray:
+    m = (2 * np.arange(64)[None, :] + 1) * np.arange(64)[:, None] % 256  # cos(pi m / 128)
+    sign = np.where((m > 64) & (m < 192), -1, 1)
+    fold = np.where(m <= 64, m, np.where(m <= 128, 128 - m, np.where(m <= 192, m - 128,
+                                                                      256 - m)))
+    out = sign * COS64[fold]
+    out[0] = 512
+    return out
+
+
+D64_INT = _dct64_int()
+D64_INT_F = D64_INT.astype(np.float64)
 # The encoder's forward transforms: exact inverses of the decoder's fixed-point ones.
 D16_FWD_T = np.linalg.inv(D16_INT_F / 4096).T
 D32_FWD_T = np.linalg.inv(D32_INT_F / 4096).T
+D64_FWD_T = np.linalg.inv(D64_INT_F / 4096).T
 
 
 def _frequencies(n: int, div: int, bias: int) -> np.ndarray:
@@ -87,26 +111,30 @@ def _frequencies(n: int, div: int, bias: int) -> np.ndarray:
 
 FREQ16 = _frequencies(2, 2, 1)  # (4, 8, 8): by block of the region
 FREQ32 = _frequencies(4, 4, 3)  # (16, 8, 8)
+FREQ64 = _frequencies(8, 8, 7)  # (64, 8, 8)
 
 # A flagged block's transform (`detail.block_kinds`): one 8x8, four 4x4, or the block at (a, b)
-# of a 16x16 region (KIND_16 + 2a + b) or of a 32x32 region (KIND_32 + 4a + b).
-KIND_8X8, KIND_4X4, KIND_16, KIND_32 = 0, 1, 2, 6
+# of a 16x16 region (KIND_16 + 2a + b), of a 32x32 region (KIND_32 + 4a + b) or of a 64x64
+# region (KIND_64 + 8a + b).
+KIND_8X8, KIND_4X4, KIND_16, KIND_32, KIND_64 = 0, 1, 2, 6, 22
 # Region sizes: blocks per side, first kind, forward and inverse matrices, frequencies.
 SIZES = {16: (2, KIND_16, D16_FWD_T, D16_INT_F, FREQ16),
-         32: (4, KIND_32, D32_FWD_T, D32_INT_F, FREQ32)}
+         32: (4, KIND_32, D32_FWD_T, D32_INT_F, FREQ32),
+         64: (8, KIND_64, D64_FWD_T, D64_INT_F, FREQ64)}
 
 
 def transform_map(keep: np.ndarray, kinds: np.ndarray | None) -> np.ndarray:
     """FrameStats.detail_blocks: 0 no coefficients, 1 one 8x8 transform, 2 four 4x4, 3 part
-    of a 16x16 transform, 4 part of a 32x32 one."""
+    of a 16x16 transform, 4 part of a 32x32 one, 5 part of a 64x64 one."""
     out = keep.astype(np.uint8)
     if kinds is None:
         return out
-    return out + (kinds == KIND_4X4) + 2 * (kinds >= KIND_16) + (kinds >= KIND_32)
+    return (out + (kinds == KIND_4X4) + 2 * (kinds >= KIND_16) + (kinds >= KIND_32)
+            + (kinds >= KIND_64))
 
 
 def region_of(kinds: np.ndarray) -> np.ndarray:
-    """(rows, cols) int64: for a block of a 16x16 or 32x32 region, the raster index of the
+    """(rows, cols) int64: for a block of a 16x16, 32x32 or 64x64 region, the raster index of the
     region's top-left block; -1 for other blocks. Blocks of one transform share a number."""
     rows, cols = kinds.shape
     r, c = np.mgrid[:rows, :cols]

@@ -93,7 +93,8 @@ class FrameStats:
     reference: bool = True  # later frames may predict from this one
     # the detail layer's 8x8 blocks (ceil(H / 8), ceil(W / 8)) uint8: 0 no coefficients, 1 one
     # 8x8 transform, 2 four 4x4 transforms (format 11), 3 a quarter of one 16x16 transform,
-    # 4 a sixteenth of one 32x32 transform (format 15); None: the frame has no detail layer
+    # 4 a sixteenth of one 32x32 transform (format 15), 5 a 64th of one 64x64 transform (format
+    # 17); None: the frame has no detail layer
     detail_blocks: np.ndarray | None = None
     # the detail layer's level (its section's level byte; I-frames code their intra latents at
     # `quality`, which may be lower); 0: no detail layer, or a format 3 section (no level)
@@ -156,6 +157,8 @@ class FrameStats:
             else int(np.count_nonzero(self.detail_blocks == 3)) // 4,
             "detail_32x32": None if self.detail_blocks is None
             else int(np.count_nonzero(self.detail_blocks == 4)) // 16,
+            "detail_64x64": None if self.detail_blocks is None
+            else int(np.count_nonzero(self.detail_blocks == 5)) // 64,
             "loop_filter": None if self.loop_filter is None else self.loop_filter[0],
             "loop_filter_classes": None if self.loop_filter is None
             else len(self.loop_filter[1]),

@@ -203,6 +203,12 @@ def test_frame_panel_names_the_refinement():
         "one 8×8 transform": "1", "four 4×4": "1", "in 16×16 transforms": "4 (1 transforms)",
         "in 32×32 transforms": "16 (1 transforms)"})
     assert (st.summary()["detail_16x16"], st.summary()["detail_32x32"]) == (1, 1)
+    st.detail_blocks = np.full((8, 9), 5, np.uint8)  # format 17: one 64x64, a column of 8x8
+    st.detail_blocks[:, 8] = 1
+    rows = {name: (value, dict(kids)) for name, value, kids in frame_rows(st)}
+    assert rows["Detail blocks"][1]["in 64×64 transforms"] == "64 (1 transforms)"
+    assert rows["Detail blocks"][1]["one 8×8 transform"] == "8"
+    assert st.summary()["detail_64x64"] == 1
     assert "Loop filter" not in rows and st.summary()["loop_filter"] is None
     st.loop_filter = (4, ((25, 15, 16, -8, 4, 31, -13, -12, -6, 4, 8, 4),), ())
     rows = {name: (value, dict(kids)) for name, value, kids in frame_rows(st)}

@@ -96,9 +96,9 @@ def frame_rows(s: FrameStats, timings: dict[str, float] | None = None,
     if s.detail_blocks is not None:
         coded = int(np.count_nonzero(s.detail_blocks))
         four = int(np.count_nonzero(s.detail_blocks == 2))
-        wide = [int(np.count_nonzero(s.detail_blocks == k)) for k in (3, 4)]
+        wide = [int(np.count_nonzero(s.detail_blocks == k)) for k in (3, 4, 5)]
         parts = [("one 8×8 transform", f"{coded - four - sum(wide):,}"), ("four 4×4", f"{four:,}")]
-        for size, n, per in ((16, wide[0], 4), (32, wide[1], 16)):
+        for size, n, per in ((16, wide[0], 4), (32, wide[1], 16), (64, wide[2], 64)):
             if n:
                 parts.append((f"in {size}×{size} transforms", f"{n:,} ({n // per:,} transforms)"))
         rows.append(("Detail blocks", f"{coded:,} of {s.detail_blocks.size:,} 8×8", parts))

@@ -64,7 +64,7 @@ def block_details(s: FrameStats, row: int, col: int,
     where = (row * d, col * d) if pixel is None else (pixel[1] // 8, pixel[0] // 8)
     transform = at(s.detail_blocks, *where)
     if transform:
-        names = {2: "detail 4×4", 3: "detail 16×16", 4: "detail 32×32"}
+        names = {2: "detail 4×4", 3: "detail 16×16", 4: "detail 32×32", 5: "detail 64×64"}
         out.append(names.get(int(transform), "detail 8×8"))
     return out
 

@@ -160,9 +160,9 @@ class TransformOverlay(BlockMapOverlay):
     """The detail layer's 8x8 blocks that carry coefficients, by transform size."""
 
     name = "transform"
-    # none, 8x8, 4x4, part of a 16x16, part of a 32x32
+    # none, 8x8, 4x4, part of a 16x16, of a 32x32, of a 64x64
     colours = ((0, 0, 0, 0), (70, 150, 255, 255), (255, 150, 40, 255), (80, 220, 120, 255),
-               (190, 110, 255, 255))
+               (190, 110, 255, 255), (240, 80, 160, 255))
 
     def cell(self, stats: FrameStats) -> int:
         return DETAIL_BLOCK
@@ -171,11 +171,11 @@ class TransformOverlay(BlockMapOverlay):
         return stats.detail_blocks
 
     def rgba(self, values: np.ndarray) -> np.ndarray:
-        return np.asarray(self.colours, np.uint8)[np.clip(values, 0, 4)]
+        return np.asarray(self.colours, np.uint8)[np.clip(values, 0, 5)]
 
     def legend(self) -> str:
         return ("detail layer: blue one 8×8 transform, orange four 4×4, green one 16×16, "
-                "violet one 32×32 (uncoloured: none)")
+                "violet one 32×32, pink one 64×64 (uncoloured: none)")
 
 
 class GridOverlay(Overlay):
