@@ -358,14 +358,14 @@ class StreamDecoder:
         return _Prepared(st, p, skip, lat, prof,
                          detail=self._detail(p.detail_bytes, prof, side))
 
-    def _detail(self, data: bytes, prof: Profiler, side: _DetailSide = None
+    def _detail(self, data: bytes, prof: Profiler, side: _DetailSide
                 ) -> tuple[DetailSection, np.ndarray, np.ndarray, np.ndarray | None] | None:
         """Entropy-decode a frame's detail section (empty: none); `side`: the section and
-        flagged-block mask `_side_info` already read."""
+        flagged-block mask `_side_info` read (it knows whether the frame is grey)."""
         if not data:
             return None
-        section, keep, split8 = side if side is not None else (
-            DetailSection.unpack(data, self._version), None, None)
+        assert side is not None  # (`_detail_side` parses every non-empty section)
+        section, keep, split8 = side
         keep, q, split = decode_symbols(section, self.height, self.width, prof, keep, split8)
         return section, keep, q, split
 

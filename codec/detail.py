@@ -506,19 +506,21 @@ def inverse(q: np.ndarray, steps16: tuple[int, int], split: np.ndarray | None = 
             ) -> np.ndarray:
     """Quantised coefficients (n, 3, 8, 8) -> pixel residual (n, 3, 8, 8) int64 (RGB), in
     integer arithmetic only: identical on every machine. `split` (n,): the blocks' kinds
-    (KIND_*; a bool array: True = four 4x4); the blocks of 16x16 and 32x32 regions come in the
-    order `block_kinds` gives (the i-th block of each kind belongs to the i-th region)."""
+    (KIND_*; a bool array: True = four 4x4); the blocks of 16x16, 32x32 and 64x64 regions come
+    in the order `block_kinds` gives (the i-th block of each kind belongs to the i-th region)."""
     st = np.array([steps16[0], steps16[1], steps16[1]], np.int64)
     # Every value below is an integer under 2^53, so float64 products and sums are exact (in
     # any order, with or without FMA) and BLAS can do the matrix products. A valid stream's
     # |q * step16| is under 2^16 (8-bit residuals: |DC| <= 8 * 255 * sqrt(3) pixels), 2^17
-    # in 16x16 regions and 2^18 in 32x32 ones; clamping keeps corrupt ones in range too.
+    # in 16x16 regions, 2^18 in 32x32 ones and 2^19 in 64x64 ones; clamping keeps corrupt ones
+    # in range too.
     c = q.astype(np.int64) * st[None, :, None, None]  # 1/16 px
     kinds = None if split is None or not split.any() else split.astype(np.uint8)
     if kinds is None:
         c = np.clip(c, -(1 << 16), 1 << 16).astype(np.float64)
         x = np.matmul(np.matmul(_D_INT_F.T, c), _D_INT_F)  # x 2^24, < 2^46
-    else:  # the other matrices' entries are no larger (sums < 2^48)
+    else:  # the other matrices' entries are no larger (sums < 2^48; 64x64: 2^12 terms of
+        # |c| <= 2^19 times two entries <= 724, < 2^51)
         bound = np.where(kinds >= KIND_64, 1 << 19, np.where(
             kinds >= KIND_32, 1 << 18, np.where(kinds >= KIND_16, 1 << 17, 1 << 16)))
         bound = bound[:, None, None, None]

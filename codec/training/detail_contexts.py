@@ -72,7 +72,7 @@ def coded_blocks(path: Path) -> list[np.ndarray]:
             p = (IntraPayload.unpack(payload) if fh.frame_type == FrameType.I
                  else InterPayload.unpack(payload, v))
             if p.detail_bytes:
-                section = D.DetailSection.unpack(p.detail_bytes, v)
+                section = D.DetailSection.unpack(p.detail_bytes, v, fh.grey)
                 out.append(D.decode_symbols(section, h, w, Profiler())[1])
     return out
 
