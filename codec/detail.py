@@ -717,7 +717,7 @@ def _select_wide(x: np.ndarray, st: np.ndarray, q: np.ndarray, gain: np.ndarray,
                  tables: entropy.GaussianTables, size: int, grey: bool = False
                  ) -> tuple[_Selection, np.ndarray, np.ndarray] | None:
     """Format 15: on top of the selection `base` (q, gain: each block's coefficients and SSE
-    saved by the transform it chose), the size x size regions (16 or 32) whose one transform
+    saved by the transform it chose), the size x size regions (16, 32 or 64) whose one transform
     nets more (distortion saved at `lam` minus bits) than their blocks as `base` coded them,
     with its scales refitted to them over up to three rounds; x: the blocks' rotated residual
     (n, 3, 8, 8), st: the steps. Returns (selection, q, gain) with the regions' blocks

@@ -63,16 +63,20 @@ COS32 = np.array([1024, 1023, 1019, 1013, 1004, 993, 980, 964, 946, 926, 903, 87
                   150, 100, 50, 0], np.int64)
 
 
-def _dct32_int() -> np.ndarray:
-    m = (2 * np.arange(32)[None, :] + 1) * np.arange(32)[:, None] % 128  # cos(pi m / 64)
-    sign = np.where((m > 32) & (m < 96), -1, 1)
-    fold = np.where(m <= 32, m, np.where(m <= 64, 64 - m, np.where(m <= 96, m - 64, 128 - m)))
-    out = sign * COS32[fold]
-    out[0] = 724
+def _dct_int(n: int, cos: np.ndarray, dc: int) -> np.ndarray:
+    """The n-point DCT-II x 4096 from its quarter-wave table cos[m] ~ cos(pi m / 2n), m = 0..n:
+    row k, column j is cos[m] with m = (2j + 1) k mod 4n reflected into 0..n (minus between n
+    and 3n), and the DC row is `dc`. Integers only."""
+    m = (2 * np.arange(n)[None, :] + 1) * np.arange(n)[:, None] % (4 * n)
+    sign = np.where((m > n) & (m < 3 * n), -1, 1)
+    fold = np.where(m <= n, m, np.where(m <= 2 * n, 2 * n - m,
+                                        np.where(m <= 3 * n, m - 2 * n, 4 * n - m)))
+    out = sign * cos[fold]
+    out[0] = dc
     return out
 
 
-D32_INT = _dct32_int()
+D32_INT = _dct_int(32, COS32, 724)
 D32_INT_F = D32_INT.astype(np.float64)
 # The 64-point DCT-II x 4096 likewise from round(4096 sqrt(2 / 64) cos(pi m / 128)), m = 0..64
 # (its DC row 512).
@@ -81,19 +85,7 @@ COS64 = np.array([724, 724, 723, 722, 721, 719, 716, 713, 710, 706, 702, 698, 69
                   537, 524, 512, 499, 486, 473, 459, 445, 431, 417, 402, 387, 372, 357, 341,
                   326, 310, 293, 277, 261, 244, 227, 210, 193, 176, 159, 141, 124, 106, 89,
                   71, 53, 36, 18, 0], np.int64)
-
-
-def _dct64_int() -> np.ndarray:
-    m = (2 * np.arange(64)[None, :] + 1) * np.arange(64)[:, None] % 256  # cos(pi m / 128)
-    sign = np.where((m > 64) & (m < 192), -1, 1)
-    fold = np.where(m <= 64, m, np.where(m <= 128, 128 - m, np.where(m <= 192, m - 128,
-                                                                      256 - m)))
-    out = sign * COS64[fold]
-    out[0] = 512
-    return out
-
-
-D64_INT = _dct64_int()
+D64_INT = _dct_int(64, COS64, 512)
 D64_INT_F = D64_INT.astype(np.float64)
 # The encoder's forward transforms: exact inverses of the decoder's fixed-point ones.
 D16_FWD_T = np.linalg.inv(D16_INT_F / 4096).T
