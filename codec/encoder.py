@@ -42,9 +42,9 @@ from .inter import P32_FROM, SHARP_FROM, InterPayload
 from .intra import IntraCodec, IntraPayload
 from .metrics import psnr_rgb
 from .models import ModelSet, load_models
-from .motion import estimate_motion, luma
+from .motion import estimate_motions, highpass, luma
 from .mvcoding import differences, encode_mvs
-from .presets import PRESETS, for_quality, get_preset
+from .presets import PRESETS, Preset, for_quality, get_preset, needs_wide
 from .profiler import Profiler
 from .quant import LAMBDAS
 from .refine import INTRA_PLAN, encode_refinement
@@ -75,6 +75,11 @@ LEARNED_PROBE = 3
 # removes part of the prediction error, so it weighs less than final distortion; 0.5 measured
 # best on sintel/carphone/megamind/vtest (10 frames, Q1-Q5).
 MV_SSE_WEIGHT = 0.5
+# Motion is searched on luma less its (2r + 1)^2 box mean around each pixel (r =
+# MOTION_HIGHPASS; 0: plain luma): vectors follow structure, not brightness, which the
+# weights, the learned residual and the detail layer's DC terms carry for little (a fade over
+# a gradient matches brightness some way off; sintel's fog). A/B: see docs/DESIGN.md.
+MOTION_HIGHPASS = 8
 # Format 13: P- and B-frames whose prediction has a lower SSE with the 8-tap filter than with
 # the cubic one use it (a bit in the payload).
 SHARP_MC = True
@@ -229,6 +234,15 @@ class Codecs:
         self.backend = backend
         self.intra = IntraCodec(HyperpriorCoder(models.intra, backend))
         self.residual = ResidualCodec(HyperpriorCoder(models.residual, backend))
+
+
+def _ac_sse(err: np.ndarray, block: int = 8) -> float:
+    """SSE (on a 0..1 scale) of an (H, W, 3) error about each block x block area's own mean
+    (the whole blocks only): what is left once the detail layer's DC terms take the means."""
+    h, w = err.shape[0] // block * block, err.shape[1] // block * block
+    e = err[:h, :w].reshape(h // block, block, w // block, block, err.shape[2]) / np.float32(255.0)
+    e = e - e.mean(axis=(1, 3), keepdims=True)
+    return float(np.sum(e * e, dtype=np.float64))
 
 
 def check_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -837,29 +851,52 @@ class StreamEncoder:
     def _motion(self, frame: np.ndarray, ref: np.ndarray, prof: Profiler,
                 block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The motion field and its prediction: of the fields searched at each of the preset's
-        rate weights, the one with the lowest motion bits + weighted prediction SSE."""
+        rate weights, the one with the lowest motion bits + weighted prediction SSE. Where
+        those fields reach the edge of the search range, fields searched within the preset's
+        wide range replace them if they cost less with the SSE of each 8x8 block's error
+        about its mean (`_ac_sse`): a far vector that only matches brightness (a fade over
+        a gradient) lowers the SSE, not what coding the error costs."""
         p = self.motion_preset
         if block is not None:  # a B-frame's
             p = replace(p, block=block)
-        cur_y, ref_y = luma(frame), luma(ref)
-        best: tuple[float, np.ndarray, np.ndarray] | None = None
         lam = MV_SSE_WEIGHT * LAMBDAS[self.quality - 1] * 255.0**2 / 3.0
         target = frame.astype(np.float32)
-        for step in p.mv_trials:
-            with prof.stage("motion_search"):
-                mv = estimate_motion(cur_y, ref_y, replace(p, mv_lambda=p.mv_lambda * step))
+        with prof.stage("motion_search"):
+            cur_y, ref_y = luma(frame), luma(ref)
+            if MOTION_HIGHPASS:
+                cur_y, ref_y = highpass(cur_y, MOTION_HIGHPASS), highpass(ref_y, MOTION_HIGHPASS)
+            fields = estimate_motions(cur_y, ref_y, p, p.mv_trials)
+        go_wide = needs_wide(p, fields)
+        best = self._cheapest_field(fields, ref, target, p, lam, prof, go_wide)
+        if not go_wide:
+            return best[1], best[2]
+        with prof.stage("motion_search"):
+            wide = replace(p, search_range=p.wide_range, wide_range=0)
+            fields = estimate_motions(cur_y, ref_y, wide, p.mv_trials)
+        alt = self._cheapest_field(fields, ref, target, p, lam, prof, True)
+        if alt[3] + lam * _ac_sse(alt[2] - target) < best[3] + lam * _ac_sse(best[2] - target):
+            return alt[1], alt[2]
+        return best[1], best[2]
+
+    def _cheapest_field(self, fields: list[np.ndarray], ref: np.ndarray, target: np.ndarray,
+                        p: Preset, lam: float, prof: Profiler, always: bool
+                        ) -> tuple[float, np.ndarray, np.ndarray, int]:
+        """(motion bits + lam x prediction SSE, field, prediction, motion bits) of the cheapest
+        field; a single field is returned uncosted (0, 0) unless `always`."""
+        best: tuple[float, np.ndarray, np.ndarray, int] | None = None
+        for mv in fields:
             with prof.stage("warp"):
                 pred = warp(ref, mv, p.block)
-            if len(p.mv_trials) == 1:
-                return mv, pred
+            if len(fields) == 1 and not always:
+                return 0.0, mv, pred, 0
             with prof.stage("motion_coding"):
                 bits = 8 * len(encode_mvs(mv, p.subpel, self.layout >= 7))
             sse = float(np.sum(((pred - target) / 255.0) ** 2, dtype=np.float64))
             cost = bits + lam * sse
             if best is None or cost < best[0]:
-                best = (cost, mv, pred)
+                best = (cost, mv, pred, bits)
         assert best is not None
-        return best[1], best[2]
+        return best
 
     def close(self) -> Path:
         """Code the frames still held (`flush`), finish the file (index, header, atomic

@@ -6,7 +6,11 @@ Algorithm (per P-frame, encoder only; the decoder never runs it):
    box averaging into a pyramid. Level ``l`` uses blocks of ``max(block >> l, 4)`` pixels, so the
    block grids of neighbouring levels nest (1:1 or 2:1).
 2. At the top level every integer offset within ``ceil(range / 2**top)`` is tried for all
-   blocks at once: one shifted-reference slice, ``|diff|`` and block sums per offset.
+   blocks at once: one shifted-reference slice, ``|diff|`` and block sums per offset. A
+   preset's wide range (128-256 pixels: +-16 to +-32 offsets at 1/8 resolution) is searched
+   by the encoder where fields within the range reach its edge (`codec.presets.needs_wide`).
+   `estimate_motions` searches fields at several rate weights (the encoder's trials) on one
+   pyramid and one set of these sums.
 3. Going down, vectors are doubled and refined ``refine_iters`` times: candidate vectors
    (neighbour-median predictor, zero, the four neighbours' vectors and, on the first pass,
    the preset's number of most frequent vectors of the field), then a 3x3 integer step.
@@ -49,8 +53,6 @@ _CLEANUP_PASSES = 2  # final predictor/zero re-tests at full resolution
 # carphone -2.64, megamind +0.34, sintel +1.05 %).
 POLISH = "cubic"
 POLISH_PASSES = 1
-
-
 def luma(rgb: np.ndarray) -> np.ndarray:
     """BT.601 luma (0.299 R + 0.587 G + 0.114 B) of an (H, W, 3) RGB frame, float32 in [0, 1].
 
@@ -63,6 +65,16 @@ def luma(rgb: np.ndarray) -> np.ndarray:
         x *= np.float32(255.0)
     w = _LUMA_WEIGHTS
     return x[..., 0] * w[0] + x[..., 1] * w[1] + x[..., 2] * w[2]
+
+
+def highpass(y: np.ndarray, r: int) -> np.ndarray:
+    """(H, W) image less its (2r + 1)^2 box mean around each pixel (edges replicated), float32:
+    its structure without its brightness, for matching across fades and exposure changes."""
+    p = np.pad(y.astype(np.float64), r + 1, mode="edge")
+    c = p.cumsum(axis=0).cumsum(axis=1)
+    k = 2 * r + 1
+    box = c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]
+    return (y - box[: y.shape[0], : y.shape[1]] / (k * k)).astype(np.float32)
 
 
 def _downsample2(img: np.ndarray) -> np.ndarray:
@@ -132,25 +144,28 @@ def _outside(v: np.ndarray, r: float) -> np.ndarray:
     return (np.abs(v[:, 0]) > r) | (np.abs(v[:, 1]) > r)
 
 
-def _exhaustive(lv: _Level) -> np.ndarray:
-    """Full search of all integer offsets within lv.rng, all blocks at once per offset."""
+def _exhaustive(lv: _Level, weights: tuple[float, ...] = (1.0,)) -> list[np.ndarray]:
+    """Full search of all integer offsets within lv.rng, all blocks at once per offset; one
+    field per rate-weight multiple in `weights` (the block SADs are shared)."""
     b, r, p, rows, cols = lv.b, lv.rng, lv.pad, lv.rows, lv.cols
     h, w = rows * b, cols * b
     offs = np.array([(dx, dy) for dy in range(-r, r + 1) for dx in range(-r, r + 1)], np.int32)
     offs = offs[np.argsort(np.abs(offs).sum(axis=1), kind="stable")]  # ties go to short vectors
-    rates = lv.rate(offs, np.zeros_like(offs))
-    best = np.full((rows, cols), np.inf, dtype=np.float32)
-    arg = np.zeros((rows, cols), dtype=np.int32)
+    rates = [lv.rate(offs, np.zeros_like(offs)) * np.float32(m) for m in weights]
+    best = [np.full((rows, cols), np.inf, dtype=np.float32) for _ in weights]
+    arg = [np.zeros((rows, cols), dtype=np.int32) for _ in weights]
     diff = np.empty((h, w), dtype=np.float32)
     for k, (dx, dy) in enumerate(offs.tolist()):
         np.subtract(lv.refp[p + dy : p + dy + h, p + dx : p + dx + w], lv.img, out=diff)
         np.abs(diff, out=diff)
         row_sums = (diff.reshape(h * cols, b) @ lv.ones).reshape(rows, b, cols)
-        cost = np.matmul(lv.ones, row_sums) / lv.area + rates[k]
-        better = cost < best
-        best = np.where(better, cost, best)
-        arg[better] = k
-    return offs[arg.ravel()]
+        sad = np.matmul(lv.ones, row_sums) / lv.area
+        for j in range(len(weights)):
+            cost = sad + rates[j][k]
+            better = cost < best[j]
+            best[j] = np.where(better, cost, best[j])
+            arg[j][better] = k
+    return [offs[a.ravel()] for a in arg]
 
 
 def _neighbour_candidates(mv2: np.ndarray) -> list[np.ndarray]:
@@ -333,6 +348,16 @@ def estimate_motion(cur: np.ndarray, ref: np.ndarray, preset: Preset) -> np.ndar
     Returns (ceil(H / block), ceil(W / block), 2) float32 vectors (dx, dy) in pixels, multiples
     of 1 / preset.subpel: the block at (x, y) is predicted from ref at (x + dx, y + dy).
     """
+    return estimate_motions(cur, ref, preset, (1.0,))[0]
+
+
+def estimate_motions(
+    cur: np.ndarray, ref: np.ndarray, preset: Preset, weights: tuple[float, ...]
+) -> list[np.ndarray]:
+    """`estimate_motion` at each multiple in `weights` of preset.mv_lambda: one field each.
+
+    The pyramid and the top level's exhaustive block SADs are computed once for all weights.
+    """
     if cur.shape != ref.shape or cur.ndim != 2:
         raise ValueError(f"cur and ref must be equal (H, W) arrays, got {cur.shape}, {ref.shape}")
     h, w = cur.shape
@@ -346,37 +371,38 @@ def estimate_motion(cur: np.ndarray, ref: np.ndarray, preset: Preset) -> np.ndar
     for _ in range(1, nlev):
         curs.append(_downsample2(curs[-1]))
         refs.append(_downsample2(refs[-1]))
-
-    mv = np.zeros((0, 2), dtype=np.int32)
-    sad = np.zeros(0, dtype=np.float32)
-    lv: _Level | None = None
-    lam = preset.mv_lambda / float(bsz * bsz)  # per pixel of a full-resolution block
+    levels = []
     for lev in range(nlev - 1, -1, -1):
         b = max(bsz >> lev, _MIN_BLOCK)
         rng = -(-preset.search_range // (1 << lev))
-        if lev == 0:
-            shape = (rows, cols)
+        shape = (rows, cols) if lev == 0 else (curs[lev].shape[0] // b, curs[lev].shape[1] // b)
+        levels.append(_Level(curs[lev], refs[lev], b, rng, shape, 1 << lev, 0.0))
+    lam0 = preset.mv_lambda / float(bsz * bsz)  # per pixel of a full-resolution block
+    levels[0].lam = np.float32(lam0)
+    top = _exhaustive(levels[0], weights)
+    fields = []
+    for j, mult in enumerate(weights):
+        mv, sad = top[j], np.zeros(0, dtype=np.float32)
+        prev: _Level | None = None
+        for lv in levels:
+            lv.lam = np.float32(lam0 * mult)
+            if prev is not None:
+                k = (prev.b * prev.scale) // (lv.b * lv.scale)  # 1 or 2 blocks per parent side
+                up = mv.reshape(prev.rows, prev.cols, 2) * 2
+                up = np.repeat(np.repeat(up, k, axis=0), k, axis=1)[: lv.rows, : lv.cols]
+                mv = np.clip(up.reshape(-1, 2), -lv.rng, lv.rng).astype(np.int32)
+            mv, sad = _refine(lv, mv, preset.refine_iters, preset.candidates)
+            prev = lv
+        lv = levels[-1]
+        if preset.subpel > 1:
+            out, sad = _subpel(lv, mv, sad, preset.subpel)
         else:
-            shape = (curs[lev].shape[0] // b, curs[lev].shape[1] // b)
-        prev = lv
-        lv = _Level(curs[lev], refs[lev], b, rng, shape, 1 << lev, lam)
-        if prev is None:
-            mv = _exhaustive(lv)
-        else:
-            k = (prev.b * prev.scale) // (b << lev)  # 1 or 2 blocks per parent block side
-            up = mv.reshape(prev.rows, prev.cols, 2) * 2
-            up = np.repeat(np.repeat(up, k, axis=0), k, axis=1)[: shape[0], : shape[1]]
-            mv = np.clip(up.reshape(-1, 2), -rng, rng).astype(np.int32)
-        mv, sad = _refine(lv, mv, preset.refine_iters, preset.candidates)
-    assert lv is not None
-    if preset.subpel > 1:
-        out, sad = _subpel(lv, mv, sad, preset.subpel)
-    else:
-        out = mv.astype(np.float32)
-    out = _cleanup(lv, out, sad, _CLEANUP_PASSES)
-    if POLISH and preset.subpel == 4:
-        out = _polish(lv, refs[0], out, POLISH, POLISH_PASSES)
-    return out.reshape(rows, cols, 2)
+            out = mv.astype(np.float32)
+        out = _cleanup(lv, out, sad, _CLEANUP_PASSES)
+        if POLISH and preset.subpel == 4:
+            out = _polish(lv, refs[0], out, POLISH, POLISH_PASSES)
+        fields.append(out.reshape(rows, cols, 2))
+    return fields
 
 
 def _polish(lv: _Level, ref: np.ndarray, mv: np.ndarray, interp: str, passes: int

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from codec.motion import estimate_motion, luma
+from codec.motion import estimate_motion, estimate_motions, highpass, luma
 from codec.mvcoding import encode_mvs
-from codec.presets import PRESETS, Preset, get_preset
+from codec.presets import PRESETS, Preset, get_preset, needs_wide
 
 
 def texture(h: int, w: int, shift: tuple[float, float] = (0.0, 0.0), seed: int = 0) -> np.ndarray:
@@ -68,6 +70,49 @@ def test_large_pan(shift: tuple[int, int]) -> None:
         mv = estimate_motion(cur, ref, PRESETS[name])
         inner = mv[2:-2, 2:-2].reshape(-1, 2)  # blocks whose match lies inside the frame
         np.testing.assert_array_equal(inner, np.tile(shift, (inner.shape[0], 1)))
+
+
+@pytest.mark.parametrize("name", ["medium", "slower"])
+def test_fast_handheld_motion(name: str) -> None:
+    """Shifts of a hundred pixels and more (handheld footage four frames apart) are found."""
+    shift = (-150, 97)
+    ref = texture(256, 448, seed=8)
+    cur = texture(256, 448, shift, seed=8)
+    p = PRESETS[name]
+    narrow = estimate_motion(cur, ref, p)
+    assert needs_wide(p, [narrow])  # the range is too short: its edge is reached
+    mv = estimate_motion(cur, ref, replace(p, search_range=p.wide_range, wide_range=0))
+    assert not needs_wide(replace(p, search_range=32), [np.zeros_like(mv)])
+    m = 160 // p.block  # blocks whose match lies inside the reference
+    inner = mv[: -(97 // p.block) - 1, m:].reshape(-1, 2)
+    assert np.mean(np.all(inner == np.float32(shift), axis=1)) >= 0.95
+
+
+def test_highpass_removes_brightness_not_structure() -> None:
+    y = texture(40, 56, seed=11)
+    h = highpass(y, 3)
+    assert h.dtype == np.float32 and h.shape == y.shape
+    np.testing.assert_allclose(highpass(y + 0.2, 3), h, atol=1e-6)
+    assert np.abs(highpass(np.full((9, 9), 0.7, np.float32), 4)).max() < 1e-6
+    pad = np.pad(y.astype(np.float64), 3, mode="edge")
+    for i, j in ((0, 0), (20, 30), (39, 55)):
+        assert abs(h[i, j] - (y[i, j] - pad[i : i + 7, j : j + 7].mean())) < 1e-6
+    # a pan under a brightness change: matched on structure, every inner vector exact
+    cur = texture(96, 128, (3, -2), seed=12) * np.float32(0.8) + np.float32(0.15)
+    ref = texture(96, 128, seed=12)
+    mv = interior(estimate_motion(highpass(cur, 8), highpass(ref, 8), PRESETS["medium"]))
+    assert np.mean(np.all(mv == np.float32([3, -2]), axis=1)) >= 0.9
+
+
+def test_estimate_motions_equals_one_search_per_weight() -> None:
+    ref = texture(96, 160, seed=9)
+    cur = texture(96, 160, (7.25, -3.5), seed=9)
+    cur[30:60, 40:90] = texture(30, 50, seed=10)  # an area nothing predicts well
+    p = PRESETS["medium"]
+    fields = estimate_motions(cur, ref, p, (0.5, 1.0, 4.0))
+    for f, m in zip(fields, (0.5, 1.0, 4.0), strict=True):
+        single = estimate_motion(cur, ref, Preset(**{**p.__dict__, "mv_lambda": p.mv_lambda * m}))
+        np.testing.assert_array_equal(f, single)
 
 
 def _object_scene(background: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
@@ -158,12 +203,16 @@ def test_presets_table() -> None:
     assert all(p.subpel == 4 for p in ps[names.index("medium") :])
     for a, b in zip(ps, ps[1:], strict=False):  # effort never decreases towards veryslow
         assert b.search_range >= a.search_range and b.subpel >= a.subpel
+        assert b.wide_range >= a.wide_range
+        assert b.wide_range == 0 or b.wide_range > b.search_range
         assert b.refine_iters >= a.refine_iters and b.block <= a.block
     assert get_preset("medium") is PRESETS["medium"]
     with pytest.raises(ValueError, match="ultrafast.*veryslow"):
         get_preset("turbo")
     with pytest.raises(ValueError):
         Preset("bad", 12, 16, 2, 4, 1, 1)
+    with pytest.raises(ValueError, match="wide_range"):
+        Preset("bad", 16, 32, 4, 4, 1, 1, wide_range=32)
 
 
 def test_polish_ranks_quarter_pels_with_the_predictions_sampling(monkeypatch) -> None:
