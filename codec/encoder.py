@@ -80,6 +80,7 @@ MV_SSE_WEIGHT = 0.5
 # weights, the learned residual and the detail layer's DC terms carry for little (a fade over
 # a gradient matches brightness some way off; sintel's fog). A/B: see docs/DESIGN.md.
 MOTION_HIGHPASS = 8
+SEARCHED_KEPT = 8  # images whose searched luma `StreamEncoder._search_luma` keeps
 # Format 13: P- and B-frames whose prediction has a lower SSE with the 8-tap filter than with
 # the cubic one use it (a bit in the payload).
 SHARP_MC = True
@@ -315,6 +316,7 @@ class StreamEncoder:
         self._learned_lost = False  # the last learned-residual trial lost (or was skipped)
         self._bcount = bframes  # B-frames per anchor, as the last group trial chose
         self._groups = 0  # groups started in this GOP
+        self._searched: list[tuple[np.ndarray, np.ndarray]] = []  # (frame, its searched luma)
 
     @property
     def frames_done(self) -> int:
@@ -862,9 +864,7 @@ class StreamEncoder:
         lam = MV_SSE_WEIGHT * LAMBDAS[self.quality - 1] * 255.0**2 / 3.0
         target = frame.astype(np.float32)
         with prof.stage("motion_search"):
-            cur_y, ref_y = luma(frame), luma(ref)
-            if MOTION_HIGHPASS:
-                cur_y, ref_y = highpass(cur_y, MOTION_HIGHPASS), highpass(ref_y, MOTION_HIGHPASS)
+            cur_y, ref_y = self._search_luma(frame), self._search_luma(ref)
             fields = estimate_motions(cur_y, ref_y, p, p.mv_trials)
         go_wide = needs_wide(p, fields)
         best = self._cheapest_field(fields, ref, target, p, lam, prof, go_wide)
@@ -877,6 +877,20 @@ class StreamEncoder:
         if alt[3] + lam * _ac_sse(alt[2] - target) < best[3] + lam * _ac_sse(best[2] - target):
             return alt[1], alt[2]
         return best[1], best[2]
+
+    def _search_luma(self, img: np.ndarray) -> np.ndarray:
+        """The plane motion is searched on (luma, high-passed by MOTION_HIGHPASS), kept for the
+        last few images: a frame and its references are searched against up to eight times
+        (P: plain and weighted reference, 16 and 32 blocks; B: two references x two sizes;
+        group structures tried). Keyed by identity: encoder images are never written to."""
+        for im, y in self._searched:
+            if im is img:
+                return y
+        y = luma(img)
+        if MOTION_HIGHPASS:
+            y = highpass(y, MOTION_HIGHPASS)
+        self._searched = [(img, y), *self._searched[:SEARCHED_KEPT - 1]]
+        return y
 
     def _cheapest_field(self, fields: list[np.ndarray], ref: np.ndarray, target: np.ndarray,
                         p: Preset, lam: float, prof: Profiler, always: bool

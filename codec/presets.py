@@ -120,6 +120,8 @@ def needs_wide(preset: Preset, fields: list[np.ndarray]) -> bool:
         return False
     edge = preset.search_range - 1
     return all(float(np.mean(np.abs(f).max(axis=-1) >= edge)) >= WIDE_TRIGGER for f in fields)
+
+
 DEFAULT_PRESET = "medium"
 
 

@@ -6,10 +6,11 @@ import dataclasses
 
 import numpy as np
 
-from codec import presets
+from codec import encoder, presets
 from codec.api import shared_codecs
 from codec.decoder import StreamDecoder
-from codec.encoder import _ac_sse
+from codec.encoder import StreamEncoder, _ac_sse
+from codec.motion import highpass, luma
 from tests.codec_helpers import encode, smooth_rgb
 
 
@@ -50,3 +51,20 @@ def test_fast_pan_takes_wide_vectors_and_decodes_exactly(tmp_path, monkeypatch) 
     err = [float(np.mean((r.astype(float) - frames[1]) ** 2)) for r in (recs[1], narrow[1])]
     assert stats[1].bits_total * err[0] < nstats[1].bits_total * err[1], (
         stats[1].bits_total, nstats[1].bits_total, err)
+
+
+def test_searched_luma_is_computed_once_per_image(tmp_path) -> None:
+    frames = _fast_pan(3.0, n=3)
+    enc = StreamEncoder(tmp_path / "s.zvc69", 256, 96, codecs=shared_codecs("cpu"))
+    try:
+        first = enc._search_luma(frames[0])
+        assert np.array_equal(first, highpass(luma(frames[0]), encoder.MOTION_HIGHPASS))
+        assert enc._search_luma(frames[0]) is first  # kept: not computed again
+        copy = frames[0].copy()
+        assert enc._search_luma(copy) is not first  # keyed by identity, not by content
+        for i in range(encoder.SEARCHED_KEPT):
+            enc._search_luma(np.full_like(frames[1], i))
+        assert enc._search_luma(frames[0]) is not first  # pushed out by newer images
+        assert len(enc._searched) == encoder.SEARCHED_KEPT
+    finally:
+        enc.abort(keep=False)
