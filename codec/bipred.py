@@ -2,7 +2,8 @@
 reference before the frame in display order), the backward one (from the reference after it)
 or their average, and the coding of that choice.
 
-The choice is by squared error against the source over the block (all three channels), made
+The choice is by squared error against the source over the block (all three channels), plus
+the mode's bits in the map where the encoder prices them (`choose_modes`' bit_sse), made
 once by the encoder and sent: the decoder blends the two warped references with the decoded
 mode map, by the same float32 operations, so both get the same prediction.
 
@@ -47,16 +48,25 @@ def average(pred_f: np.ndarray, pred_b: np.ndarray) -> np.ndarray:
 
 
 def choose_modes(frame: np.ndarray, pred_f: np.ndarray, pred_b: np.ndarray,
-                 block: int) -> np.ndarray:
+                 block: int, bit_sse: float = 0.0, rounds: int = 3) -> np.ndarray:
     """Per block of the (rows, cols) motion grid, the mode whose prediction is closest to
-    `frame` in squared error; ties go to BOTH (averaging also halves the references' noise)."""
+    `frame` in squared error; ties go to BOTH (averaging also halves the references' noise).
+    With bit_sse > 0 (the SSE a bit is worth), each mode's cost adds its bits in the map as
+    the frame's own mode frequencies price them, refitted over `rounds`."""
     h, w = frame.shape[:2]
     rows, cols = -(-h // block), -(-w // block)
     src = frame.astype(np.float32)
     costs = np.stack([_block_sse((p - src) ** 2, block, rows, cols)
                       for p in (pred_f, pred_b, average(pred_f, pred_b))])
-    best = np.argmin(costs[::-1], axis=0)  # reversed: BOTH wins ties
-    return (BOTH - best).astype(np.uint8)
+    modes = (BOTH - np.argmin(costs[::-1], axis=0)).astype(np.uint8)  # reversed: BOTH on ties
+    for _ in range(rounds if bit_sse > 0 else 0):
+        one = modes != BOTH
+        p1 = (np.count_nonzero(one) + 0.5) / (modes.size + 1.0)
+        p2 = (np.count_nonzero(modes == BACKWARD) + 0.5) / (np.count_nonzero(one) + 1.0)
+        bits = -np.log2([p1 * (1 - p2), p1 * p2, 1 - p1])
+        total = costs + (bits * bit_sse)[:, None, None]
+        modes = (BOTH - np.argmin(total[::-1], axis=0)).astype(np.uint8)
+    return modes
 
 
 def blend(pred_f: np.ndarray, pred_b: np.ndarray, modes: np.ndarray, block: int) -> np.ndarray:

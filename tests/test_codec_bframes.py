@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from codec.api import StreamDecoder, StreamEncoder, shared_codecs
-from codec.bipred import BACKWARD, BOTH, FORWARD, decode_modes, encode_modes
+from codec.bipred import BACKWARD, BOTH, FORWARD, choose_modes, decode_modes, encode_modes
 from codec.container import HAS_B_FRAMES, ContainerReader, FrameType
 from codec.errors import ZVC69FormatError
 from codec.inter import InterPayload
@@ -198,3 +198,20 @@ def test_group_structure_is_one_of_the_fixed_ones_and_not_dominated(tmp_path, cl
     assert not any(bits[o] < bits[b] and psnr[o] > psnr[b] for o in fixed), (bits, psnr)
     with StreamDecoder(tmp_path / "a.zvc69", codecs=shared_codecs("cpu")) as dec:
         assert [s.frame_type for _, s in dec.frames()] == [s.frame_type for s in adaptive]
+
+
+def test_mode_choice_prices_the_maps_bits():
+    # 4x4 blocks of 16: the average of the two predictions is exact except where the forward
+    # one is: by 768 SSE on five blocks (less than a bit is worth), by 307,200 on one
+    frame = np.full((64, 64, 3), 128, np.uint8)
+    pred_f = np.full(frame.shape, 126.0, np.float32)
+    pred_b = np.full(frame.shape, 130.0, np.float32)
+    for r, c, far in [(0, 0, 2), (0, 3, 2), (1, 1, 2), (2, 2, 2), (3, 0, 2), (3, 3, 40)]:
+        pred_f[16 * r:16 * r + 16, 16 * c:16 * c + 16] = 128
+        pred_b[16 * r:16 * r + 16, 16 * c:16 * c + 16] = 128 + far
+    by_sse = choose_modes(frame, pred_f, pred_b, 16)
+    assert np.count_nonzero(by_sse == FORWARD) == 6 and np.count_nonzero(by_sse == BOTH) == 10
+    priced = choose_modes(frame, pred_f, pred_b, 16, bit_sse=2000.0)
+    assert priced[3, 3] == FORWARD  # worth its bits
+    assert np.count_nonzero(priced == BOTH) == 15  # the near ties no longer pay for theirs
+    assert not np.any(choose_modes(frame, pred_f, pred_b, 16, bit_sse=1.0) != by_sse)
