@@ -253,11 +253,13 @@ def _ac_sse(err: np.ndarray, block: int = 8) -> float:
 
 
 def check_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The encoder's own copy of a (height, width, 3) RGB frame: it holds frames for a B-frame
+    group and keys cached planes by identity, so a caller may reuse its buffer."""
     if not isinstance(frame, np.ndarray) or frame.shape != (height, width, 3):
         shape = getattr(frame, "shape", type(frame).__name__)
         raise SourceError(f"frame of shape {shape} does not match the stream's "
                           f"{width}x{height} RGB")
-    return np.ascontiguousarray(frame, dtype=np.uint8)
+    return np.array(frame, dtype=np.uint8, order="C", copy=True)
 
 
 def rd_cost(bits: int, recon: np.ndarray, src: np.ndarray, lam: float) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from fractions import Fraction
 
 import numpy as np
 
@@ -68,3 +69,19 @@ def test_searched_luma_is_computed_once_per_image(tmp_path) -> None:
         assert len(enc._searched) == encoder.SEARCHED_KEPT
     finally:
         enc.abort(keep=False)
+
+
+def test_a_reused_frame_buffer_codes_like_fresh_frames(tmp_path) -> None:
+    # the encoder holds frames for B-frame groups and keys cached planes by identity: a caller
+    # that fills one buffer for every frame must get the stream of separate arrays
+    frames = _fast_pan(3.0, n=5)
+    fresh, _ = encode(tmp_path / "fresh.zvc69", frames, quality=3)
+    buf = np.empty_like(frames[0])
+    with StreamEncoder(tmp_path / "reused.zvc69", 256, 96, Fraction(25), 3, "medium", 32,
+                       codecs=shared_codecs("cpu")) as enc:
+        for f in frames:
+            buf[...] = f
+            enc.encode(buf)
+    a, b = (tmp_path / "fresh.zvc69").read_bytes(), (tmp_path / "reused.zvc69").read_bytes()
+    assert a == b
+    assert len(fresh) == 5
