@@ -85,8 +85,8 @@ SEARCHED_KEPT = 8  # images whose searched luma `StreamEncoder._search_luma` kee
 # bits in the mode map, as the frame's own mode frequencies price them, at MODE_RATE x the
 # motion choice's price of a bit (0: SSE alone). On static, noisy footage the SSE-only choice
 # followed the noise. A/B (Q1/3/5/7, BD-rate Y): vtest (9 frames) -1.40, bigbuckbunny (9,
-# Q1/4/7) -0.75, chaplin (12) -0.34,
-# sintel (12) -0.19, megamind (9) -0.06, carphone (17) +0.11 %; at 0.5 vtest -1.26, at 2 -1.40 %.
+# Q1/4/7) -0.75, chaplin (12) -0.34, sintel (12) -0.19, megamind (9) -0.06, carphone (17)
+# +0.11 %; at 0.5 vtest -1.26, at 2 -1.40 %.
 MODE_RATE = 1.0
 # Format 13: P- and B-frames whose prediction has a lower SSE with the 8-tap filter than with
 # the cubic one use it (a bit in the payload).
