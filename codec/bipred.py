@@ -26,6 +26,7 @@ from .skip import decode_skip, encode_skip
 from .varint import pack_uvarint, read_uvarint
 
 FORWARD, BACKWARD, BOTH = 0, 1, 2
+PRICE_ROUNDS = 3  # refits of the mode frequencies that price the map (`choose_modes`)
 MODE_NAMES = ("forward", "backward", "both")
 
 
@@ -48,18 +49,18 @@ def average(pred_f: np.ndarray, pred_b: np.ndarray) -> np.ndarray:
 
 
 def choose_modes(frame: np.ndarray, pred_f: np.ndarray, pred_b: np.ndarray,
-                 block: int, bit_sse: float = 0.0, rounds: int = 3) -> np.ndarray:
+                 block: int, bit_sse: float = 0.0) -> np.ndarray:
     """Per block of the (rows, cols) motion grid, the mode whose prediction is closest to
     `frame` in squared error; ties go to BOTH (averaging also halves the references' noise).
     With bit_sse > 0 (the SSE a bit is worth), each mode's cost adds its bits in the map as
-    the frame's own mode frequencies price them, refitted over `rounds`."""
+    the frame's own mode frequencies price them, refitted `PRICE_ROUNDS` times."""
     h, w = frame.shape[:2]
     rows, cols = -(-h // block), -(-w // block)
     src = frame.astype(np.float32)
     costs = np.stack([_block_sse((p - src) ** 2, block, rows, cols)
                       for p in (pred_f, pred_b, average(pred_f, pred_b))])
     modes = (BOTH - np.argmin(costs[::-1], axis=0)).astype(np.uint8)  # reversed: BOTH on ties
-    for _ in range(rounds if bit_sse > 0 else 0):
+    for _ in range(PRICE_ROUNDS if bit_sse > 0 else 0):
         one = modes != BOTH
         p1 = (np.count_nonzero(one) + 0.5) / (modes.size + 1.0)
         p2 = (np.count_nonzero(modes == BACKWARD) + 0.5) / (np.count_nonzero(one) + 1.0)

@@ -53,6 +53,8 @@ _CLEANUP_PASSES = 2  # final predictor/zero re-tests at full resolution
 # carphone -2.64, megamind +0.34, sintel +1.05 %).
 POLISH = "cubic"
 POLISH_PASSES = 1
+
+
 def luma(rgb: np.ndarray) -> np.ndarray:
     """BT.601 luma (0.299 R + 0.587 G + 0.114 B) of an (H, W, 3) RGB frame, float32 in [0, 1].
 
