@@ -128,6 +128,10 @@ I_LEVEL = (2, 3, 4, 5, 6, 7, 8, 8)
 # keyframe (frame 1, Q5) 192,288 -> 158,400 bits at -0.15 dB Y.
 KEY_INTRA_DOWN = 2
 KEY_INTRA_TRIAL = True
+# The trial prices luma SSE alone (`luma_cost`), not RGB SSE: the intra model codes chroma
+# better than the detail layer, so the RGB measure kept the upper intra level for the chroma
+# it buys, at a luma cost (twenty-sixth session, docs/DESIGN.md).
+KEY_TRIAL_LUMA = True
 # Quality cascading, as in low-delay P configurations of HEVC encoders: every ANCHOR_EVERY-th
 # P-frame of a GOP is coded a level above the stream's (the others reference it, directly or
 # through one another). Measured with the detail layer, as the pattern q-1, q-1, q-1, q
@@ -261,6 +265,19 @@ def check_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
         raise SourceError(f"frame of shape {shape} does not match the stream's "
                           f"{width}x{height} RGB")
     return np.array(frame, dtype=np.uint8, order="C", copy=True)
+
+
+def luma255(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 luma (0.299 R + 0.587 G + 0.114 B) of an RGB image on the 8-bit scale, float64."""
+    f = np.asarray(rgb, np.float64)
+    return f[..., 0] * 0.299 + f[..., 1] * 0.587 + f[..., 2] * 0.114
+
+
+def luma_cost(bits: int, recon: np.ndarray, src_y: np.ndarray, lam: float) -> float:
+    """bits + lam x 3 x the luma SSE of recon against src_y (`luma255` of the source): the
+    RGB SSE an error of that luma would have if it were grey (R = G = B), so that lam is the
+    price `rd_cost` uses; chroma is not priced."""
+    return bits + 3.0 * lam * float(np.sum((luma255(recon) - src_y) ** 2))
 
 
 def rd_cost(bits: int, recon: np.ndarray, src: np.ndarray, lam: float) -> float:
@@ -566,7 +583,8 @@ class StreamEncoder:
         if self.gop == 1:  # a still: INTRA_PLAN, the detail layer at q
             return self._code_intra(frame, n, *INTRA_PLAN[q - 1], q, prof)
         # a GOP's keyframe: the detail layer at the boosted level (I_LEVEL), the intra latents
-        # at it or KEY_INTRA_DOWN levels below, whichever costs less at the detail's price
+        # at it or KEY_INTRA_DOWN levels below, whichever costs less at the detail's price of
+        # luma SSE
         top = I_LEVEL[q - 1]
         levels = list(dict.fromkeys((max(1, top - KEY_INTRA_DOWN), top)))
         tried = [self._code_intra(frame, n, lv, 0, top, prof)
@@ -574,6 +592,9 @@ class StreamEncoder:
         if len(tried) == 1:
             return tried[0]
         lam = DETAIL_WEIGHT_I * LAMBDAS[top - 1] / 3.0  # bits per 8-bit SSE
+        if KEY_TRIAL_LUMA:
+            ys = luma255(frame)
+            return min(tried, key=lambda t: luma_cost(8 * len(t[0]), t[1], ys, lam))
         src = frame.astype(np.float64)
         return min(tried, key=lambda t: rd_cost(8 * len(t[0]), t[1], src, lam))
 

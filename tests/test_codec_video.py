@@ -386,9 +386,18 @@ def test_learned_residual_is_probed_after_it_loses(tmp_path, monkeypatch, clip):
 @pytest.mark.parametrize("quality", [2, 6])
 def test_keyframe_takes_the_cheaper_intra_level(tmp_path, quality):
     """A GOP's keyframe codes its detail layer at I_LEVEL and its intra latents at I_LEVEL or
-    KEY_INTRA_DOWN below, whichever costs less (bits + the detail layer's price of RGB SSE);
-    the stream decodes to the reconstruction chosen, and the decoder reports both levels."""
-    from codec.encoder import DETAIL_WEIGHT_I, I_LEVEL, KEY_INTRA_DOWN, StreamEncoder
+    KEY_INTRA_DOWN below, whichever costs less (bits + the detail layer's price of luma SSE,
+    `luma_cost`); the stream decodes to the reconstruction chosen, and the decoder reports
+    both levels."""
+    from codec.encoder import (
+        DETAIL_WEIGHT_I,
+        I_LEVEL,
+        KEY_INTRA_DOWN,
+        KEY_TRIAL_LUMA,
+        StreamEncoder,
+        luma255,
+        luma_cost,
+    )
     from codec.profiler import Profiler
     from codec.quant import LAMBDAS
 
@@ -399,8 +408,8 @@ def test_keyframe_takes_the_cheaper_intra_level(tmp_path, quality):
         tries = {lv: enc._code_intra(frame, 0, lv, 0, top, Profiler())
                  for lv in (top - KEY_INTRA_DOWN, top)}
     lam = DETAIL_WEIGHT_I * LAMBDAS[top - 1] / 3.0
-    cost = {lv: 8 * len(t[0]) + lam * float(np.sum((t[1] - frame.astype(np.float64)) ** 2))
-            for lv, t in tries.items()}
+    assert KEY_TRIAL_LUMA
+    cost = {lv: luma_cost(8 * len(t[0]), t[1], luma255(frame), lam) for lv, t in tries.items()}
     assert len({t[0] for t in tries.values()}) == 2  # two different codings were weighed
     recons, stats = encode(tmp_path / "k.zvc69", [frame], quality=quality, gop=8)
     chosen = min(cost, key=cost.get)
@@ -410,3 +419,20 @@ def test_keyframe_takes_the_cheaper_intra_level(tmp_path, quality):
         got, st = dec.decode(0)
         assert np.array_equal(got, recons[0])
         assert (st.quality, st.detail_quality) == (stats[0].quality, stats[0].detail_quality)
+
+
+def test_luma_cost_prices_luma_alone():
+    """`luma_cost` (the keyframe trial's measure) charges an error along the chroma plane
+    nothing and a grey error what `rd_cost` charges it: 3 x its luma SSE."""
+    from codec.encoder import luma255, luma_cost, rd_cost
+
+    rng = np.random.default_rng(3)
+    src = rng.uniform(40, 200, (16, 24, 3))
+    ys = luma255(src)
+    chroma = np.array([0.587, -0.299, 0.0])  # no luma: 0.299 * 0.587 - 0.587 * 0.299 = 0
+    assert luma_cost(100, src + 30 * chroma, ys, 0.01) == pytest.approx(100)
+    assert rd_cost(100, src + 30 * chroma, src, 0.01) > 150
+    grey = src + 5.0
+    assert luma_cost(7, grey, ys, 0.01) == pytest.approx(rd_cost(7, grey, src, 0.01))
+    assert luma_cost(7, grey, ys, 0.01) == pytest.approx(7 + 0.01 * 3 * 25 * 16 * 24)
+
