@@ -780,9 +780,12 @@ class StreamEncoder:
 
     def _code_residual(self, frame: np.ndarray, pred: np.ndarray, base: InterPayload,
                        st: FrameStats, prof: Profiler,
-                       weight: float = DETAIL_WEIGHT_P) -> tuple[bytes, np.ndarray]:
+                       weight: float | None = None) -> tuple[bytes, np.ndarray]:
         """The residual of a P- or B-frame on its prediction: fills in `base` (the payload
-        with its motion side) and `st`; returns the packed payload and the reconstruction."""
+        with its motion side) and `st`; returns the packed payload and the reconstruction.
+        weight: of the detail layer's distortion price (None: DETAIL_WEIGHT_P, read at the
+        call, so that the module's value can be changed)."""
+        weight = DETAIL_WEIGHT_P if weight is None else weight
         coded, detail = self._residual(frame, pred, base.level, prof, weight, st.grey)
         with prof.stage("motion_coding"):
             skip_bytes = encode_skip(coded.skip)
@@ -833,7 +836,7 @@ class StreamEncoder:
         return payload + filt.pack(), recon, st
 
     def _residual(self, frame: np.ndarray, pred: np.ndarray, level: int, prof: Profiler,
-                  weight: float = DETAIL_WEIGHT_P, grey: bool = False
+                  weight: float, grey: bool = False
                   ) -> tuple[CodedResidual, CodedDetail | None]:
         """The learned residual and the detail layer on top of it; where the learned residual
         is sent, also the detail layer alone on the prediction, keeping the cheaper in
