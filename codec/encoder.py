@@ -112,7 +112,13 @@ P_BLOCKS_TRIED = (32,)
 # (intra model of run 3), Q1-Q8 against x264, with the then INTRA_PLAN applied to I_LEVEL:
 # BD-rate Y vtest (12 frames) +334 -> +351 %, bigbuckbunny (8) +135 -> +139 %, carphone (30)
 # +374 -> +375 %; YUV 6:1:1 +271 -> +272, +131 -> +128, +287 -> +286 %: it buys chroma, not luma.
-I_LEVEL = (2, 3, 4, 5, 6, 7, 8, 8)
+# Q1 keyframes at level 3, two above the stream (twenty-seventh session): at Q1 the B-frames
+# cannot drop below level 1, so the GOP leans on its keyframe more. One level more at every Q
+# (Q1/3/5/7, 30 frames; sintel 12), luma PSNR against the baseline's curve at the same rate:
+# Q1 vtest +0.45 dB (-8.3 % rate), sintel +0.58 (-9.4 %), carphone +0.07 (-1.2 %), megamind
+# -0.04 (+0.8 %); Q3 -8.2, +6.0, +0.5, -5.5 %; Q5 +5.1, +3.0, +3.8 % (docs/DESIGN.md
+# "Keyframe level at Q1").
+I_LEVEL = (3, 3, 4, 5, 6, 7, 8, 8)
 # A GOP's keyframe codes its detail layer at I_LEVEL and its intra latents at I_LEVEL or
 # KEY_INTRA_DOWN levels below, whichever costs less in bits + the detail layer's price of SSE
 # (KEY_INTRA_TRIAL; False: always the lower level). Since format 15's 16x16 and 32x32
