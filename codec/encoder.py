@@ -114,7 +114,8 @@ P_BLOCKS_TRIED = (32,)
 # +374 -> +375 %; YUV 6:1:1 +271 -> +272, +131 -> +128, +287 -> +286 %: it buys chroma, not luma.
 # Q1 keyframes at level 3, two above the stream (twenty-seventh session): at Q1 the B-frames
 # cannot drop below level 1, so the GOP leans on its keyframe more. One level more at every Q
-# (Q1/3/5/7, 30 frames; sintel 12), luma PSNR against the baseline's curve at the same rate:
+# (Q1/3/5/7, 30 frames; sintel 12, megamind 9), luma PSNR against the baseline's curve at the
+# same rate (linear in log rate between its points):
 # Q1 vtest +0.45 dB (-8.3 % rate), sintel +0.58 (-9.4 %), carphone +0.07 (-1.2 %), megamind
 # -0.04 (+0.8 %); Q3 -8.2, +6.0, +0.5, -5.5 %; Q5 +5.1, +3.0, +3.8 % (docs/DESIGN.md
 # "Keyframe level at Q1").
