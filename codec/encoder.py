@@ -692,7 +692,7 @@ class StreamEncoder:
                         quality=level, block_size=BLOCK, mv_block=block, mv=mv,
                         weights=None if weights is None else weights.stats(), sharp_mc=sharp,
                         grey=self._grey(frame))
-        payload, recon = self._code_residual(frame, pred, base, st, prof)
+        payload, recon = self._code_residual(frame, pred, base, st, prof, DETAIL_WEIGHT_P)
         return payload, recon, st
 
     def _encode_b(self, frame: np.ndarray, n: int, refs: tuple[int, int], before: np.ndarray,
@@ -786,13 +786,11 @@ class StreamEncoder:
                                  encode_modes(modes))
 
     def _code_residual(self, frame: np.ndarray, pred: np.ndarray, base: InterPayload,
-                       st: FrameStats, prof: Profiler,
-                       weight: float | None = None) -> tuple[bytes, np.ndarray]:
+                       st: FrameStats, prof: Profiler, weight: float) -> tuple[bytes, np.ndarray]:
         """The residual of a P- or B-frame on its prediction: fills in `base` (the payload
         with its motion side) and `st`; returns the packed payload and the reconstruction.
-        weight: of the detail layer's distortion price (None: DETAIL_WEIGHT_P, read at the
-        call, so that the module's value can be changed)."""
-        weight = DETAIL_WEIGHT_P if weight is None else weight
+        weight: of the detail layer's distortion price (callers read DETAIL_WEIGHT_* at the
+        call, so that changing the module's values takes effect)."""
         coded, detail = self._residual(frame, pred, base.level, prof, weight, st.grey)
         with prof.stage("motion_coding"):
             skip_bytes = encode_skip(coded.skip)
