@@ -157,7 +157,15 @@ def encode_mvs(mv: np.ndarray, precision: int = 4, contexts: bool = True) -> byt
     if not contexts:
         return plain
     ctx = _encode_contexts(d2)
-    return ctx if len(ctx) < len(plain) else plain
+    # mode 1 whose ANS words came out empty (every symbol the first of its table, as a lone
+    # vector can be) reads as truncated: mode 2 ends with a check value, never empty
+    return ctx if len(ctx) < len(plain) or _no_words(plain) else plain
+
+
+def _no_words(plain: bytes) -> bool:
+    """Whether a mode 1 payload has no ANS words (ends with its empty escape section)."""
+    n_esc, pos = read_uvarint(plain, 5, "motion-vector escape length")
+    return pos + n_esc == len(plain)
 
 
 def _encode_plain(d: np.ndarray) -> bytes:

@@ -39,6 +39,15 @@ def test_round_trip(case: tuple[np.ndarray, int]) -> None:
     np.testing.assert_array_equal(out, mv)
 
 
+def test_lone_vector_whose_symbols_cost_nothing_round_trips() -> None:
+    """Mode 1 codes this field's symbols in no ANS word at all, which reads as truncated: the
+    encoder writes mode 2 instead (hypothesis found the field)."""
+    mv = np.array([[[-30.0, -30.0]]], np.float32)
+    data = encode_mvs(mv, 1)
+    assert data[0] == 2
+    np.testing.assert_array_equal(decode_mvs(data, 1, 1, 1), mv)
+
+
 @settings(max_examples=150, deadline=None)
 @given(fields())
 def test_round_trip_of_mode_2(case: tuple[np.ndarray, int]) -> None:
