@@ -40,9 +40,10 @@ MAGIC = b"ZVC69\0"
 # as one transform (codec.detail, codec.regions; bits 6 and 7 of its level byte). 16.0: grey
 # frames (codec.grey; frame header byte 0 bit 6): luma-only detail layer, grey reconstruction.
 # 17.0: a detail section's 64x64 regions may be coded as one transform (codec.regions; its level
-# byte holds level - 1 in bits 0-2 and bit 3 flags them).
-VERSION = (17, 0)
-READABLE_MAJORS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17)
+# byte holds level - 1 in bits 0-2 and bit 3 flags them). 18.0: the file header flag YCC_AXES
+# puts the detail layer's colour axes along Y, Cb and Cr (codec.detail.AXES_YCC).
+VERSION = (18, 0)
+READABLE_MAJORS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18)
 FILE_HEADER_SIZE = 64
 FRAME_HEADER_SIZE = 32  # formats 1-9
 INDEX_ENTRY_SIZE = 16
@@ -53,13 +54,14 @@ GREY = 0x40  # frame header byte 0: a grey frame (codec.grey)
 GREY_FROM = 16  # the major version with that bit
 # Majors whose frames the newest of them reads as they were meant (each one only adds to the
 # one before): a damaged version byte that hides one of them is read as the newest.
-UPWARD_READABLE = (10, 11, 12, 13, 14, 15, 16, 17)
+UPWARD_READABLE = (10, 11, 12, 13, 14, 15, 16, 17, 18)
 MAX_PTS = 1 << 40  # format 10 stores 40-bit pts (90 kHz: about 141 days)
 MAX_DIMENSION = 16384
 MAX_CHANNELS = 4096
 
 HAS_INDEX = 1  # file header flags
 HAS_B_FRAMES = 2
+YCC_AXES = 4  # format 18: detail sections code Y, Cb, Cr axes (a format 10-17 file lacks it)
 IS_KEYFRAME = 1  # index entry flags
 IS_REFERENCE = 2
 

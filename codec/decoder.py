@@ -23,7 +23,7 @@ from . import alf
 from .backend import Backend
 from .bipred import blend, decode_modes, temporal_prediction
 from .bside import decode_bside
-from .container import HAS_B_FRAMES, ContainerReader, FrameHeader, FrameType, number_of
+from .container import HAS_B_FRAMES, YCC_AXES, ContainerReader, FrameHeader, FrameType, number_of
 from .deblock import loop_filter
 from .detail import (
     DetailSection,
@@ -106,6 +106,7 @@ class StreamDecoder:
         # format 1.x streams were predicted with bilinear sampling, 2.x with cubic
         self._interp = "bilinear" if self.header.version_major == 1 else "cubic"
         self._version = self.header.version_major  # payload layouts changed in format 4
+        self._ycc = bool(self.header.flags & YCC_AXES)  # format 18's detail axes (detail.py)
         self._order, self._display = self._display_order()
 
     def _headers(self) -> tuple[list[FrameType | None], list[int | None]]:
@@ -301,7 +302,7 @@ class StreamDecoder:
         if not data:
             return None
         try:
-            section = DetailSection.unpack(data, self._version, st.grey)
+            section = DetailSection.unpack(data, self._version, st.grey, self._ycc)
             keep8 = flagged_blocks(section, self.height, self.width)
             kinds = block_kinds(section, keep8)
         except ZVC69FormatError as exc:  # (its offset, within the section, is in the text)

@@ -44,7 +44,10 @@ other flagged blocks, then the coefficients diagonal by diagonal. Format 16: in 
 (codec.grey, said by its frame header) every set holds the luma axis's scales alone and only
 the luma coefficients are coded (the chroma axes drop out of a grey reconstruction). Format
 17: the level byte holds level - 1 in bits 0-2 and bit 3 flags 64x64 regions, whose scales
-follow the 32x32 ones' and whose map comes first.
+follow the 32x32 ones' and whose map comes first. Format 18 (file header flag YCC_AXES): the
+colour axes are BT.601's Y, Cb and Cr directions (`AXES_YCC`, not orthogonal: the encoder
+prices distortion through their Gram matrix) instead of the rotation, whose luma axis tinted
+every luma correction; the section's layout is unchanged.
 """
 
 from __future__ import annotations
@@ -103,7 +106,15 @@ _D_INT = np.array([
 ], np.int64)
 # Colour rotation (rows: luma axis along BT.601 weights, two orthogonal chroma axes) x 4096.
 _T_INT = np.array([[1832, 3596, 698], [2588, -718, -3093], [-2593, 1824, -2593]], np.int64)
-_D_INT_F, _T_INT_F = _D_INT.astype(np.float64), _T_INT.astype(np.float64)
+# Format 18 (file header flag codec.container.YCC_AXES): axes whose rows, the RGB directions
+# the decoder adds a coefficient along, are BT.601's Y, Cb and Cr, each of unit length x 4096:
+# grey (1, 1, 1) / sqrt(3), and the inverse matrix's Cb (0, -0.344, 1.772) and Cr (1.402,
+# -0.714, 0) columns, so a luma coefficient changes no chroma plane and a chroma coefficient no
+# luma. Format 17's luma axis (along the BT.601 weights) tinted every luma correction (a unit
+# of Y moved Cb by -0.42 and Cr by -0.24), which its coarser chroma steps left uncorrected.
+YCC_FROM = 18
+_T_YCC_INT = np.array([[2365, 2365, 2365], [0, -781, 4021], [3650, -1859, 0]], np.int64)
+_D_INT_F = _D_INT.astype(np.float64)
 # Format 11: the 4-point DCT-II, orthonormal, times 4096, applied to each quadrant of an 8x8
 # block at once (block-diagonal), and the bands of its coefficients by u + v inside the 4x4.
 TRANSFORM4_FROM = 11
@@ -119,7 +130,25 @@ REGIONS = {size: (nb, first, fwd, inv, {16: BANDS16, 32: BANDS32, 64: BANDS64}[s
            for size, (nb, first, fwd, inv, _) in SIZES.items()}
 # The encoder's forward transforms: exact inverses of the decoder's fixed-point ones.
 _D_FWD_T = np.linalg.inv(_D_INT.astype(np.float64) / 4096).T  # coefficients = D^-T ... D^-1
-_T_FWD = np.linalg.inv(_T_INT.astype(np.float64).T / 4096)
+
+
+@dataclass(frozen=True)
+class _Axes:
+    """A colour basis: inv (3, 3) the decoder's integer rows (RGB direction of each axis x 4096,
+    as float64), fwd the encoder's exact inverse of them, gram their Gram matrix (RGB SSE of a
+    coefficient error vector e is e^T gram e; None: orthonormal, the identity)."""
+    inv: np.ndarray
+    fwd: np.ndarray
+    gram: np.ndarray | None
+
+
+def _axes_of(t: np.ndarray, orthonormal: bool) -> _Axes:
+    f = t.astype(np.float64)
+    return _Axes(f, np.linalg.inv(f.T / 4096), None if orthonormal else f @ f.T / 4096**2)
+
+
+AXES_601 = _axes_of(_T_INT, True)
+AXES_YCC = _axes_of(_T_YCC_INT, False)
 _D4_FWD_T = np.linalg.inv(_D4_INT_F / 4096).T
 KAPPA = 0.136  # lambda (distortion per bit) = KAPPA * step^2, as in H.264 encoders
 DEAD_ZONE = 0.3  # rounding offset: |c| / step + DEAD_ZONE, floored
@@ -191,6 +220,7 @@ class DetailSection:
     extended: bool = False
     scales64: np.ndarray | None = None
     wide64_bytes: bytes = b""
+    ycc: bool = False  # format 18 with codec.container.YCC_AXES: the axes are AXES_YCC
 
     @property
     def contexts(self) -> bool:
@@ -235,9 +265,11 @@ class DetailSection:
         return self._head() + self.flags_bytes + maps + self.coef_bytes
 
     @classmethod
-    def unpack(cls, data: bytes, version: int = 5, grey: bool = False) -> DetailSection:
-        """Parse a section of a format `version` (3 to 17) stream; grey: of a grey frame
-        (format 16, its frame header says so): scales and coefficients of the luma axis only."""
+    def unpack(cls, data: bytes, version: int = 5, grey: bool = False, ycc: bool = False
+               ) -> DetailSection:
+        """Parse a section of a format `version` (3 to 18) stream; grey: of a grey frame
+        (format 16, its frame header says so): scales and coefficients of the luma axis only;
+        ycc: its file header has YCC_AXES (format 18), the coefficients are on AXES_YCC."""
         axes = 1 if grey else 3
         if version >= 4:
             if len(data) < 1 + (axes * NBANDS * 6 + 7) // 8:
@@ -288,7 +320,7 @@ class DetailSection:
                                  for present in (split, wide, wide32, wide64))
             return cls(level_steps(level, 4 if coarse else version), scales[0], flags,
                        data[p:], level, coarse, s4, maps[3], s16, maps[2], s32, maps[1], grey,
-                       extended, s64, maps[0])
+                       extended, s64, maps[0], ycc)
         head = _HEAD.size + 3 * NBANDS + 4
         if len(data) < head:
             raise ZVC69FormatError(f"detail section of {len(data)} bytes is too short", 0)
@@ -502,12 +534,13 @@ def decode_coefficients(data: bytes, k: int, scales: np.ndarray,
     return q
 
 
-def inverse(q: np.ndarray, steps16: tuple[int, int], split: np.ndarray | None = None
-            ) -> np.ndarray:
+def inverse(q: np.ndarray, steps16: tuple[int, int], split: np.ndarray | None = None,
+            ycc: bool = False) -> np.ndarray:
     """Quantised coefficients (n, 3, 8, 8) -> pixel residual (n, 3, 8, 8) int64 (RGB), in
     integer arithmetic only: identical on every machine. `split` (n,): the blocks' kinds
     (KIND_*; a bool array: True = four 4x4); the blocks of 16x16, 32x32 and 64x64 regions come
-    in the order `block_kinds` gives (the i-th block of each kind belongs to the i-th region)."""
+    in the order `block_kinds` gives (the i-th block of each kind belongs to the i-th region);
+    ycc: the coefficients are on AXES_YCC (format 18), else on AXES_601."""
     st = np.array([steps16[0], steps16[1], steps16[1]], np.int64)
     # Every value below is an integer under 2^53, so float64 products and sums are exact (in
     # any order, with or without FMA) and BLAS can do the matrix products. A valid stream's
@@ -540,7 +573,8 @@ def inverse(q: np.ndarray, steps16: tuple[int, int], split: np.ndarray | None = 
                 a, b = divmod(s, nb)
                 x[parts[s]] = xs[:, :, B * a : B * a + B, B * b : B * b + B]
     xi = (x.astype(np.int64) + (1 << 13)) >> 14  # 1/16 pixel x 2^10
-    rgb = np.tensordot(_T_INT_F.T, xi.astype(np.float64), axes=(1, 1))  # (3, n, 8, 8) x 2^12
+    rows = (AXES_YCC if ycc else AXES_601).inv  # entries under 2^12: exact as before
+    rgb = np.tensordot(rows.T, xi.astype(np.float64), axes=(1, 1))  # (3, n, 8, 8) x 2^12
     return ((rgb.astype(np.int64) + (1 << 25)) >> 26).transpose(1, 0, 2, 3)  # / 2^26
 
 
@@ -619,10 +653,21 @@ def _block_bits(q: np.ndarray, idx: np.ndarray, tables: entropy.GaussianTables,
     return entropy.information_bits_gaussian(q, idx, tables).sum((1, 2, 3))
 
 
-def _quantise(c: np.ndarray, st: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Dead-zone quantised coefficients of c (n, 3, 8, 8) and each block's SSE saved."""
+def _sse(c: np.ndarray, gram: np.ndarray | None) -> np.ndarray:
+    """RGB SSE of each block's coefficient vectors c (n, 3, h, w) on axes with Gram matrix
+    `gram` (None: orthonormal axes)."""
+    if gram is None:
+        return (c**2).sum((1, 2, 3))
+    cc = c.reshape(len(c), 3, -1)
+    return (np.einsum("nak,nbk->nab", cc, cc) * gram).sum((1, 2))
+
+
+def _quantise(c: np.ndarray, st: np.ndarray, gram: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Dead-zone quantised coefficients of c (n, 3, 8, 8) and each block's RGB SSE saved
+    (`gram`: the axes', `_Axes`)."""
     q = (np.sign(c) * np.floor(np.abs(c) / st + DEAD_ZONE)).astype(np.int32)
-    return q, (c**2).sum((1, 2, 3)) - ((c - q * st) ** 2).sum((1, 2, 3))
+    return q, _sse(c, gram) - _sse(c - q * st, gram)
 
 
 @dataclass
@@ -714,14 +759,16 @@ def _select_split(q8: np.ndarray, gain8: np.ndarray, q4: np.ndarray, gain4: np.n
 
 def _select_wide(x: np.ndarray, st: np.ndarray, q: np.ndarray, gain: np.ndarray,
                  base: _Selection, lam: float, grid_shape: tuple[int, int],
-                 tables: entropy.GaussianTables, size: int, grey: bool = False
+                 tables: entropy.GaussianTables, size: int, grey: bool = False,
+                 gram: np.ndarray | None = None
                  ) -> tuple[_Selection, np.ndarray, np.ndarray] | None:
     """Format 15: on top of the selection `base` (q, gain: each block's coefficients and SSE
     saved by the transform it chose), the size x size regions (16, 32 or 64) whose one transform
     nets more (distortion saved at `lam` minus bits) than their blocks as `base` coded them,
     with its scales refitted to them over up to three rounds; x: the blocks' rotated residual
-    (n, 3, 8, 8), st: the steps. Returns (selection, q, gain) with the regions' blocks
-    replaced (the other transforms keep their scales), or None when no region pays."""
+    (n, 3, 8, 8), st: the steps, gram: the axes' (`_quantise`). Returns (selection, q, gain)
+    with the regions' blocks replaced (the other transforms keep their scales), or None when no
+    region pays."""
     nb, first, fwd, _, bands_s = REGIONS[size]
     rows, cols = grid_shape
     gi = region_blocks(rows, cols, nb)
@@ -733,8 +780,7 @@ def _select_wide(x: np.ndarray, st: np.ndarray, q: np.ndarray, gain: np.ndarray,
     xr = x[gi].reshape(m, nb, nb, 3, B, B).transpose(0, 3, 1, 4, 2, 5).reshape(
         m, 3, B * nb, B * nb)
     c = np.matmul(np.matmul(fwd, xr), fwd.T)
-    qr = (np.sign(c) * np.floor(np.abs(c) / st + DEAD_ZONE)).astype(np.int32)
-    gain_r = (c**2).sum((1, 2, 3)) - ((c - qr * st) ** 2).sum((1, 2, 3))
+    qr, gain_r = _quantise(c, st, gram)
     # only regions whose one transform can save more than their blocks as they are
     cand = qr.reshape(m, -1).any(1) & (lam * gain_r > net_base + 2.0)
     if not cand.any():
@@ -789,8 +835,9 @@ def _build(q: np.ndarray, gain: np.ndarray, choice: _Selection, grid_shape: tupl
            head: tuple, lam: float, tables: entropy.GaussianTables) -> _Option:
     """Code the kept blocks of q (n, 3, 8, 8) as `choice` says: the section and what it nets.
     q, gain: each block's coefficients and SSE saved by the transform chosen for it; head:
-    (steps16, level byte's level or 0, coarse, grey, extended: format 17's level byte)."""
-    steps16, level, coarse, grey, extended = head
+    (steps16, level byte's level or 0, coarse, grey, extended: format 17's level byte,
+    ycc: format 18's axes)."""
+    steps16, level, coarse, grey, extended, ycc = head
     keep, kinds = choice.keep, choice.kinds
     qk = np.ascontiguousarray(q[keep])
     keep_grid = keep.reshape(grid_shape)
@@ -815,7 +862,7 @@ def _build(q: np.ndarray, gain: np.ndarray, choice: _Selection, grid_shape: tupl
             maps[4] = encode_split(kind_grid == KIND_4X4, keep_grid & (kind_grid < KIND_16))
     section = DetailSection(steps16, choice.scales, flags, coef, level, coarse, choice.scales4,
                             maps[4], choice.scales16, maps[16], choice.scales32, maps[32], grey,
-                            extended, choice.scales64, maps[64])
+                            extended, choice.scales64, maps[64], ycc)
     return _Option(section, keep, kinds, qk, choice.bits,
                    lam * float(gain[keep].sum()) - section.bits())
 
@@ -826,7 +873,7 @@ def encode_detail(frame: np.ndarray, base: np.ndarray, level: int, prof: Profile
     """Code frame - base ((H, W, 3) uint8 each) at `level`; None when it does not pay.
     version: the stream format (3: no context modelling, explicit steps; 4: format 4 steps;
     11: blocks may be four 4x4 transforms; 15: regions may be one 16x16 or 32x32 transform;
-    17: also 64x64); weight:
+    17: also 64x64; 18: the colour axes AXES_YCC, the writer sets YCC_AXES); weight:
     multiplies the level's price of distortion in the encoder's choices (blocks kept);
     coarse: format 5 with the level's format 4 steps; grey: a grey frame (format 16,
     codec.grey), whose section codes the luma axis alone, priced by what it is worth once the
@@ -838,19 +885,23 @@ def encode_detail(frame: np.ndarray, base: np.ndarray, level: int, prof: Profile
     coarse = coarse and version >= 5
     steps16 = level_steps(level, 4 if coarse else version)
     lam = weight * _bits_per_sse(level)
+    ycc = version >= YCC_FROM
+    axes = AXES_YCC if ycc else AXES_601
     q4 = gain4 = None
     with prof.stage("detail_transform"):
         r = frame.astype(np.float64) - base.astype(np.float64)
         blocks = _blocks(r, rows, cols)  # (n, 3, 8, 8) RGB
-        x = np.tensordot(_T_FWD, blocks, axes=(1, 1)).transpose(1, 0, 2, 3)
+        x = np.tensordot(axes.fwd, blocks, axes=(1, 1)).transpose(1, 0, 2, 3)
         if grey:  # the chroma axes drop out of a grey reconstruction: nothing to code there
             x[:, 1:] = 0
-            lam *= SSE_PER_LUMA_SSE
+            if not ycc:  # AXES_YCC's luma axis is grey already: its SSE is the RGB SSE
+                lam *= SSE_PER_LUMA_SSE
         st = np.array([steps16[0], steps16[1], steps16[1]], np.float64)[None, :, None, None] / 16
-        q, gain = _quantise(np.matmul(np.matmul(_D_FWD_T, x), _D_FWD_T.T), st)
+        q, gain = _quantise(np.matmul(np.matmul(_D_FWD_T, x), _D_FWD_T.T), st, axes.gram)
         if version >= TRANSFORM4_FROM:
-            q4, gain4 = _quantise(np.matmul(np.matmul(_D4_FWD_T, x), _D4_FWD_T.T), st)
-    head = (steps16, level if contexts else 0, coarse, grey, version >= TRANSFORM64_FROM)
+            q4, gain4 = _quantise(np.matmul(np.matmul(_D4_FWD_T, x), _D4_FWD_T.T), st,
+                                  axes.gram)
+    head = (steps16, level if contexts else 0, coarse, grey, version >= TRANSFORM64_FROM, ycc)
     options: list[tuple[_Option, _Selection, np.ndarray, np.ndarray]] = []
     with prof.stage("entropy_encode"):
         plain = _select_plain(q, gain, lam, contexts, tables, grey)
@@ -869,7 +920,8 @@ def encode_detail(frame: np.ndarray, base: np.ndarray, level: int, prof: Profile
         sizes = [size for size in REGIONS if size < 64 or version >= TRANSFORM64_FROM]
         for size in sizes if version >= TRANSFORM16_FROM and options else ():
             _, sel, qs, gs = max(options, key=lambda o: o[0].net)  # regions on top of it
-            wide = _select_wide(x, st, qs, gs, sel, lam, (rows, cols), tables, size, grey)
+            wide = _select_wide(x, st, qs, gs, sel, lam, (rows, cols), tables, size, grey,
+                                axes.gram)
             if wide is not None:
                 sel, qs, gs = wide
                 options.append((_build(qs, gs, sel, (rows, cols), head, lam, tables), sel,
@@ -880,7 +932,8 @@ def encode_detail(frame: np.ndarray, base: np.ndarray, level: int, prof: Profile
     keep = best.keep
     with prof.stage("detail_transform"):
         res = np.zeros((len(q), 3, B, B), np.int64)
-        res[keep] = inverse(best.qk, steps16, None if best.kinds is None else best.kinds[keep])
+        res[keep] = inverse(best.qk, steps16, None if best.kinds is None else best.kinds[keep],
+                            ycc)
         recon = _apply(base, res, rows, cols)
     bits_map = np.where(keep, best.bits, 0.0).reshape(rows, cols).astype(np.float32)
     kinds = None if best.kinds is None else best.kinds.reshape(rows, cols)
@@ -923,7 +976,7 @@ def reconstruct(section: DetailSection, keep: np.ndarray, q: np.ndarray, base: n
     rows, cols = keep.shape
     with prof.stage("detail_transform"):
         res = np.zeros((rows * cols, 3, B, B), np.int64)
-        res[keep.ravel()] = inverse(q, section.steps16, split)
+        res[keep.ravel()] = inverse(q, section.steps16, split, section.ycc)
         frame = _apply(base, res, rows, cols)
     bits = np.zeros(rows * cols, np.float32)
     if len(q):

@@ -33,7 +33,7 @@ from .bipred import (
 from .bside import encode_bside
 from .container import ContainerWriter, FileHeader, FrameType
 from .deblock import loop_filter
-from .detail import CodedDetail, any_on_latent_grid, encode_detail, to_latent_grid
+from .detail import YCC_FROM, CodedDetail, any_on_latent_grid, encode_detail, to_latent_grid
 from .errors import SourceError, ZVC69Error
 from .grey import FROM as GREY_FROM
 from .grey import greyify, is_grey
@@ -329,14 +329,15 @@ class StreamEncoder:
         self.total_frames = total_frames
         self.rd_skip = list(PRESETS).index(self.preset.name) >= RD_SKIP_FROM
         self.motion_preset = for_quality(self.preset, quality)
+        self.layout = container.VERSION[0]  # payload layouts: format 4, or 3 (old readers)
         header = FileHeader(width=width, height=height, fps_num=fps.numerator,
                             fps_den=fps.denominator, total_frames=total_frames, gop_size=gop,
                             quality=quality, colour_space=2, bit_depth=8,
                             model_hash=models.hash, latent_channels=models.intra.latent_channels,
-                            hyperprior_channels=models.intra.hyper_channels)
+                            hyperprior_channels=models.intra.hyper_channels,
+                            flags=container.YCC_AXES if self.layout >= YCC_FROM else 0)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.writer = ContainerWriter(self.path, header)
-        self.layout = container.VERSION[0]  # payload layouts: format 4, or 3 (old readers)
         self.stats: list[FrameStats] = []
         self._ref: np.ndarray | None = None  # the last anchor's (I or P) reconstruction
         self._ref_n = -1  # its display index

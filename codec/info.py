@@ -11,12 +11,13 @@ from codec.container import (
     FRAME_TYPE_LABELS,
     HAS_B_FRAMES,
     HAS_INDEX,
+    YCC_AXES,
     ContainerReader,
     number_of,
 )
 from codec.errors import ZVC69FormatError
 
-_FLAG_NAMES = {HAS_INDEX: "HAS_INDEX", HAS_B_FRAMES: "HAS_B_FRAMES"}
+_FLAG_NAMES = {HAS_INDEX: "HAS_INDEX", HAS_B_FRAMES: "HAS_B_FRAMES", YCC_AXES: "YCC_AXES"}
 
 
 def describe(path: str | os.PathLike[str], verify: bool = False) -> dict[str, Any]:

@@ -36,7 +36,7 @@ def test_describe_values(clip: Path) -> None:
     d = describe(clip)
     sizes = [16 + 10 * (n + 1) for n in range(len(TYPES))]
     assert (d["width"], d["height"], d["quality"], d["gop_size"]) == (320, 240, 5, 3)
-    assert d["model_hash"] == "a1b2c3d4" and d["version"] == "17.0" and d["flags"] == ["HAS_INDEX"]
+    assert d["model_hash"] == "a1b2c3d4" and d["version"] == "18.0" and d["flags"] == ["HAS_INDEX"]
     assert (d["latent_channels"], d["hyperprior_channels"]) == (192, 128)
     assert d["frames"] == d["header_total_frames"] == 9
     assert d["frame_types"] == {"I": 3, "P": 6, "B": 0, "b": 0}
@@ -135,8 +135,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_subprocess_errors_exit_2_without_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.zvc69"
-    bad.write_bytes(b"ZVC69\0\x12\x00" + bytes(56))
-    for target, message in ((bad, "unsupported version 18.0"), (tmp_path / "nope", "nope")):
+    bad.write_bytes(b"ZVC69\0\x13\x00" + bytes(56))
+    for target, message in ((bad, "unsupported version 19.0"), (tmp_path / "nope", "nope")):
         proc = run_cli("info", str(target))
         assert proc.returncode == 2, proc.stderr
         assert proc.stderr.startswith("zvc69: error: ") and message in proc.stderr

@@ -142,7 +142,7 @@ def test_header_field_offsets() -> None:
     )  # fmt: skip
     le = int.to_bytes
     expected = (
-        b"ZVC69\0\x11\x07" + le(0x01020304, 4, "little") + le(1920, 2, "little")
+        b"ZVC69\0\x12\x07" + le(0x01020304, 4, "little") + le(1920, 2, "little")
         + le(1080, 2, "little") + le(30000, 2, "little") + le(1001, 2, "little")
         + le(0x0A0B0C0D, 4, "little") + bytes([32, 6, 2, 10]) + b"\xde\xad\xbe\xef"
         + le(0x1122334455667788, 8, "little") + le(192, 4, "little") + le(128, 4, "little")

@@ -87,7 +87,7 @@ def patch(data: bytes, offset: int, fmt: str, value: int) -> bytes:
     ("offset", "fmt", "value", "error", "message"),
     [
         (0, "<B", ord("X"), ZVC69FormatError, "not a ZVC69 file"),
-        (6, "<B", 18, ZVC69FormatError, "unsupported version 18.0 .this reader knows 1.x, 2.x"),
+        (6, "<B", 19, ZVC69FormatError, "unsupported version 19.0 .this reader knows 1.x, 2.x"),
         (12, "<H", 0, ZVC69FormatError, "width 0"),
         (14, "<H", 16385, ZVC69FormatError, "height 16385"),
         (16, "<H", 0, ZVC69FormatError, "frame-rate numerator 0"),
@@ -160,16 +160,16 @@ def test_every_single_bit_flip(tmp_path: Path, clip: bytes) -> None:
 
 
 def test_damaged_version_byte_is_named(tmp_path: Path, clip: bytes) -> None:
-    """A version byte naming the other frame layout (10-17 <-> 1-9) is named, not read as a
-    file without frames: compact frames are read as 17.0 (which reads format 10's to 16's
+    """A version byte naming the other frame layout (10-18 <-> 1-9) is named, not read as a
+    file without frames: compact frames are read as 18.0 (which reads format 10's to 17's
     frames alike); 32-byte ones cannot be placed."""
     if clip[6] >= 10:
         path = put(tmp_path, patch(clip, 6, "<B", 8))
         assert read_all(path) == dict(enumerate(PAYLOADS))
         with ContainerReader(path) as r:
-            assert r.header.version_major == 17 and not r.index_rebuilt
-            assert "says version 8.0, but the frames are laid out as formats 10-17" in r.damage
-            assert "read as 17.0" in r.damage
+            assert r.header.version_major == 18 and not r.index_rebuilt
+            assert "says version 8.0, but the frames are laid out as formats 10-18" in r.damage
+            assert "read as 18.0" in r.damage
         with pytest.raises(ZVC69FormatError, match="version byte is damaged") as e:
             ContainerReader(path, strict=True)
     else:
