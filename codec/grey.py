@@ -9,9 +9,10 @@ after the deblocking filter its reconstruction is made grey with integer BT.601 
     g = (1225 R + 2404 G + 467 B + 2048) >> 12,   R = G = B = g,
 
 before the adaptive loop filter (which filters the three channels alike, so they stay equal).
-The weights sum to 4096 and point along the detail layer's luma axis, so the grey value
-depends only on the luma component of the coding error: the two chroma axes, which the
-detail layer no longer codes, drop out. Integer arithmetic, so every decoder agrees.
+The weights sum to 4096 and point along format 17's luma axis, and format 18's chroma axes
+(codec.detail.AXES_YCC) move no luma, so either way the grey value depends only on the luma
+component of the coding error: the two chroma axes, which the detail layer no longer codes,
+drop out. Integer arithmetic, so every decoder agrees.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import numpy as np
 
 FROM = 16  # the stream format with grey frames
 WEIGHTS = (1225, 2404, 467)  # BT.601 luma x 4096 (0.299, 0.587, 0.114), summing to 4096
-# An RGB SSE of a grey reconstruction per unit of SSE on the detail layer's (unit-length) luma
-# axis: 3 |w|^2 with w the weights / 4096. The detail layer prices its luma distortion by it.
+# An RGB SSE of a grey reconstruction per unit of SSE on format 17's (unit-length) luma axis:
+# 3 |w|^2 with w the weights / 4096. The detail layer prices its luma distortion by it (format
+# 18's luma axis is grey itself: 1).
 SSE_PER_LUMA_SSE = 3.0 * float(np.sum((np.array(WEIGHTS) / 4096.0) ** 2))
 
 
