@@ -134,10 +134,10 @@ _D_FWD_T = np.linalg.inv(_D_INT.astype(np.float64) / 4096).T  # coefficients = D
 
 @dataclass(frozen=True)
 class _Axes:
-    """A colour basis: inv (3, 3) the decoder's integer rows (RGB direction of each axis x 4096,
+    """A colour basis: rows (3, 3) the decoder's integer rows (RGB direction of each axis x 4096,
     as float64), fwd the encoder's exact inverse of them, gram their Gram matrix (RGB SSE of a
     coefficient error vector e is e^T gram e; None: orthonormal, the identity)."""
-    inv: np.ndarray
+    rows: np.ndarray
     fwd: np.ndarray
     gram: np.ndarray | None
 
@@ -573,8 +573,8 @@ def inverse(q: np.ndarray, steps16: tuple[int, int], split: np.ndarray | None = 
                 a, b = divmod(s, nb)
                 x[parts[s]] = xs[:, :, B * a : B * a + B, B * b : B * b + B]
     xi = (x.astype(np.int64) + (1 << 13)) >> 14  # 1/16 pixel x 2^10
-    rows = (AXES_YCC if ycc else AXES_601).inv  # entries under 2^12: exact as before
-    rgb = np.tensordot(rows.T, xi.astype(np.float64), axes=(1, 1))  # (3, n, 8, 8) x 2^12
+    axes = (AXES_YCC if ycc else AXES_601).rows  # entries under 2^12: exact as before
+    rgb = np.tensordot(axes.T, xi.astype(np.float64), axes=(1, 1))  # (3, n, 8, 8) x 2^12
     return ((rgb.astype(np.int64) + (1 << 25)) >> 26).transpose(1, 0, 2, 3)  # / 2^26
 
 

@@ -9,14 +9,10 @@ import codec.container
 from codec import detail as D
 from codec.api import StreamDecoder, shared_codecs
 from codec.container import YCC_AXES, ContainerReader
+from codec.grey import WEIGHTS
 from codec.metrics import rgb_to_yuv420
 from codec.profiler import Profiler
 from tests.codec_helpers import encode, pan_clip, texture
-
-# BT.601 luma and chroma rows (full range): what a YUV 4:2:0 measure sees of an RGB error
-_Y = np.array([0.299, 0.587, 0.114])
-_CB = np.array([-0.168736, -0.331264, 0.5])
-_CR = np.array([0.5, -0.418688, -0.081312])
 
 
 def test_ycc_axes_change_luma_or_chroma_alone():
@@ -32,10 +28,10 @@ def test_ycc_axes_change_luma_or_chroma_alone():
     q = np.zeros((6, 3, 8, 8), np.int32)
     q[:, 1:] = rng.integers(-30, 31, (6, 2, 8, 8))
     colour = D.inverse(q, (554, 1107), None, ycc=True).astype(np.float64)
-    luma = np.tensordot(_Y, colour, axes=(0, 1))
+    luma = np.tensordot(np.array(WEIGHTS) / 4096, colour, axes=(0, 1))  # BT.601 luma
     assert np.abs(colour).max() > 20 and np.abs(luma).max() <= 1.0
     c = rng.normal(0, 10, (5, 3, 8, 8))
-    rgb = np.tensordot(D.AXES_YCC.inv.T / 4096, c, axes=(1, 1))  # the decoder's rows, in float
+    rgb = np.tensordot(D.AXES_YCC.rows.T / 4096, c, axes=(1, 1))  # the decoder's rows, in float
     assert np.allclose(D._sse(c, D.AXES_YCC.gram), (rgb**2).sum((0, 2, 3)))
 
 
