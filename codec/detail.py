@@ -662,11 +662,22 @@ def _sse(c: np.ndarray, gram: np.ndarray | None) -> np.ndarray:
     return (np.einsum("nak,nbk->nab", cc, cc) * gram).sum((1, 2))
 
 
-def _quantise(c: np.ndarray, st: np.ndarray, gram: np.ndarray | None = None
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """Dead-zone quantised coefficients of c (n, 3, 8, 8) and each block's RGB SSE saved
-    (`gram`: the axes', `_Axes`)."""
+def high_chroma(n: int, cut: float, four: bool = False) -> np.ndarray:
+    """(n, n) bool: the coefficients of an n x n transform (four: an 8x8 block's four 4x4
+    ones) whose horizontal or vertical frequency lies at or above `cut` of the range."""
+    k = np.arange(n)
+    hi = (k % 4) / 4 >= cut if four else k / n >= cut
+    return hi[:, None] | hi[None, :]
+
+
+def _quantise(c: np.ndarray, st: np.ndarray, gram: np.ndarray | None = None,
+              cut: float | None = None, four: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Dead-zone quantised coefficients of c (n, 3, k, k) and each block's RGB SSE saved
+    (`gram`: the axes', `_Axes`); the chroma axes' coefficients at or above frequency `cut`
+    (`high_chroma`; None: none) are left out."""
     q = (np.sign(c) * np.floor(np.abs(c) / st + DEAD_ZONE)).astype(np.int32)
+    if cut is not None:
+        q[:, 1:, high_chroma(c.shape[-1], cut, four)] = 0
     return q, _sse(c, gram) - _sse(c - q * st, gram)
 
 
@@ -760,13 +771,13 @@ def _select_split(q8: np.ndarray, gain8: np.ndarray, q4: np.ndarray, gain4: np.n
 def _select_wide(x: np.ndarray, st: np.ndarray, q: np.ndarray, gain: np.ndarray,
                  base: _Selection, lam: float, grid_shape: tuple[int, int],
                  tables: entropy.GaussianTables, size: int, grey: bool = False,
-                 gram: np.ndarray | None = None
+                 gram: np.ndarray | None = None, cut: float | None = None
                  ) -> tuple[_Selection, np.ndarray, np.ndarray] | None:
     """Format 15: on top of the selection `base` (q, gain: each block's coefficients and SSE
     saved by the transform it chose), the size x size regions (16, 32 or 64) whose one transform
     nets more (distortion saved at `lam` minus bits) than their blocks as `base` coded them,
     with its scales refitted to them over up to three rounds; x: the blocks' rotated residual
-    (n, 3, 8, 8), st: the steps, gram: the axes' (`_quantise`). Returns (selection, q, gain)
+    (n, 3, 8, 8), st: the steps, gram and cut: as `_quantise`. Returns (selection, q, gain)
     with the regions' blocks replaced (the other transforms keep their scales), or None when no
     region pays."""
     nb, first, fwd, _, bands_s = REGIONS[size]
@@ -780,7 +791,7 @@ def _select_wide(x: np.ndarray, st: np.ndarray, q: np.ndarray, gain: np.ndarray,
     xr = x[gi].reshape(m, nb, nb, 3, B, B).transpose(0, 3, 1, 4, 2, 5).reshape(
         m, 3, B * nb, B * nb)
     c = np.matmul(np.matmul(fwd, xr), fwd.T)
-    qr, gain_r = _quantise(c, st, gram)
+    qr, gain_r = _quantise(c, st, gram, cut)
     # only regions whose one transform can save more than their blocks as they are
     cand = qr.reshape(m, -1).any(1) & (lam * gain_r > net_base + 2.0)
     if not cand.any():
@@ -869,7 +880,8 @@ def _build(q: np.ndarray, gain: np.ndarray, choice: _Selection, grid_shape: tupl
 
 def encode_detail(frame: np.ndarray, base: np.ndarray, level: int, prof: Profiler,
                   version: int = 5, weight: float = 1.0,
-                  coarse: bool = False, grey: bool = False) -> CodedDetail | None:
+                  coarse: bool = False, grey: bool = False,
+                  chroma_cut: float | None = None) -> CodedDetail | None:
     """Code frame - base ((H, W, 3) uint8 each) at `level`; None when it does not pay.
     version: the stream format (3: no context modelling, explicit steps; 4: format 4 steps;
     11: blocks may be four 4x4 transforms; 15: regions may be one 16x16 or 32x32 transform;
@@ -877,7 +889,9 @@ def encode_detail(frame: np.ndarray, base: np.ndarray, level: int, prof: Profile
     multiplies the level's price of distortion in the encoder's choices (blocks kept);
     coarse: format 5 with the level's format 4 steps; grey: a grey frame (format 16,
     codec.grey), whose section codes the luma axis alone, priced by what it is worth once the
-    decoder has made the frame grey."""
+    decoder has made the frame grey; chroma_cut: leave out the chroma axes' coefficients at or
+    above that fraction of each transform's frequency range (`high_chroma`; format 18's axes
+    only, whose chroma moves no luma; None: code them all)."""
     tables = coef_tables()
     h, w = frame.shape[:2]
     rows, cols = grid(h, w)
@@ -887,6 +901,7 @@ def encode_detail(frame: np.ndarray, base: np.ndarray, level: int, prof: Profile
     lam = weight * _bits_per_sse(level)
     ycc = version >= YCC_FROM
     axes = AXES_YCC if ycc else AXES_601
+    cut = chroma_cut if ycc else None
     q4 = gain4 = None
     with prof.stage("detail_transform"):
         r = frame.astype(np.float64) - base.astype(np.float64)
@@ -897,10 +912,11 @@ def encode_detail(frame: np.ndarray, base: np.ndarray, level: int, prof: Profile
             if not ycc:  # AXES_YCC's luma axis is grey already: its SSE is the RGB SSE
                 lam *= SSE_PER_LUMA_SSE
         st = np.array([steps16[0], steps16[1], steps16[1]], np.float64)[None, :, None, None] / 16
-        q, gain = _quantise(np.matmul(np.matmul(_D_FWD_T, x), _D_FWD_T.T), st, axes.gram)
+        q, gain = _quantise(np.matmul(np.matmul(_D_FWD_T, x), _D_FWD_T.T), st, axes.gram,
+                            cut)
         if version >= TRANSFORM4_FROM:
             q4, gain4 = _quantise(np.matmul(np.matmul(_D4_FWD_T, x), _D4_FWD_T.T), st,
-                                  axes.gram)
+                                  axes.gram, cut, four=True)
     head = (steps16, level if contexts else 0, coarse, grey, version >= TRANSFORM64_FROM, ycc)
     options: list[tuple[_Option, _Selection, np.ndarray, np.ndarray]] = []
     with prof.stage("entropy_encode"):
@@ -921,7 +937,7 @@ def encode_detail(frame: np.ndarray, base: np.ndarray, level: int, prof: Profile
         for size in sizes if version >= TRANSFORM16_FROM and options else ():
             _, sel, qs, gs = max(options, key=lambda o: o[0].net)  # regions on top of it
             wide = _select_wide(x, st, qs, gs, sel, lam, (rows, cols), tables, size, grey,
-                                axes.gram)
+                                axes.gram, cut)
             if wide is not None:
                 sel, qs, gs = wide
                 options.append((_build(qs, gs, sel, (rows, cols), head, lam, tables), sel,

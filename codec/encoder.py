@@ -165,6 +165,17 @@ LOOP_FILTER_CLASSES_STILL = (1, 2, 4)
 # gain from the finer ones (12 frames, Q1/3/5/7, coarse keyframes: carphone +0.8,
 # bigbuckbunny 640x360 +8.0, megamind 360x264 -0.1 %).
 COARSE_STILLS = True
+# Video frames leave out the detail layer's chroma coefficients at or above CHROMA_CUT of each
+# transform's frequency range (detail.high_chroma; format 18's axes only, whose chroma moves no
+# luma). A video source is 4:2:0 nearly always, so the chroma detail of its RGB frames up there
+# is what the upsampler to RGB made, and a 4:2:0 measure (video_rd's; x264 codes 4:2:0) keeps
+# little of it. Stills keep it: their chroma may be full resolution, and intra_rd measures RGB.
+# A/B against no cut (Q1/3/5/7, BD-rate Y / YUV 6:1:1): carphone (30 frames) -1.32 / -1.37,
+# megamind (9) -1.09 / -1.02, vtest (17) +0.21 / +0.25 %, sintel (12) 0.00 (identical streams:
+# its chroma has no fine detail); mostly at Q5-Q7 (1-4 % fewer bits at +-0.01 dB). A cut at
+# 0.75: carphone -0.81 / -0.70, vtest -0.07 / 0.00 %; 0.375 carphone -0.92 / -0.90, 0.25
+# -1.05 / +0.72 %.
+CHROMA_CUT: float | None = 0.5
 # B-frames: groups of an anchor P-frame (predicted from the previous anchor) and up to
 # B_FRAMES B-frames before it in display order, each predicted from the nearest coded frames
 # before and after it (bipred.py), coded middle first so that a middle B-frame is the
@@ -634,7 +645,8 @@ class StreamEncoder:
         still = self.gop == 1
         detail = encode_detail(frame, recon, detail_level, prof, self.layout,
                                DETAIL_WEIGHT_STILL if still else DETAIL_WEIGHT_I,
-                               still and COARSE_STILLS, st.grey)
+                               still and COARSE_STILLS, st.grey,
+                               None if still else CHROMA_CUT)
         if detail is not None:
             payload.detail_bytes = detail.section.pack()
             base = recon
@@ -853,13 +865,13 @@ class StreamEncoder:
         def detail_alone() -> tuple[CodedResidual, CodedDetail | None]:
             bare = rc.prediction_only(pred, prof)
             return bare, encode_detail(frame, bare.recon, level, prof, self.layout, weight,
-                                       grey=grey)
+                                       grey=grey, chroma_cut=CHROMA_CUT)
 
         if self._learned_lost and self._since_key % LEARNED_PROBE:
             return detail_alone()
         coded = rc.encode(frame, pred, level, self.rd_skip, prof, self.layout >= 8)
         detail = encode_detail(frame, coded.recon, level, prof, self.layout, weight,
-                               grey=grey)
+                               grey=grey, chroma_cut=CHROMA_CUT)
         if coded.latents is None:
             self._learned_lost = True
             return coded, detail

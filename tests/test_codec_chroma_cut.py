@@ -1,0 +1,84 @@
+"""The detail layer leaves out high-frequency chroma in video frames (encoder.CHROMA_CUT)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from codec import detail as D
+from codec import encoder as E
+from codec.api import StreamDecoder, shared_codecs
+from codec.metrics import rgb_to_yuv420
+from codec.profiler import Profiler
+from tests.codec_helpers import encode, pan_clip, texture
+
+
+def test_high_chroma_masks():
+    """Half the range of an 8x8 DCT, of each 4x4 of a split block and of a 16x16 region."""
+    m8 = D.high_chroma(8, 0.5)
+    assert not m8[:4, :4].any() and m8[4:].all() and m8[:, 4:].all()
+    m4 = D.high_chroma(8, 0.5, four=True)
+    low = np.array([0, 1, 4, 5])  # the two low frequencies of each 4x4's rows and columns
+    assert not m4[np.ix_(low, low)].any() and m4.sum() == 64 - 16
+    m16 = D.high_chroma(16, 0.5)
+    assert not m16[:8, :8].any() and m16.sum() == 256 - 64
+
+
+def _residual_case():
+    """A textured frame and a base off by a fine chroma pattern (alternating Cb per pixel) and a
+    fine luma pattern on its lower half."""
+    frame = texture(64, 96, seed=5)
+    yy, xx = np.mgrid[:64, :96]
+    chroma = 12.0 * (-1.0) ** (xx + yy)  # the highest frequency, in Cb: B up, G a little down
+    err = np.stack([0 * chroma, -0.19 * chroma, chroma], -1)
+    err[32:] += (8.0 * np.sin(xx[32:] * 2.6))[..., None]  # grey, fine
+    base = np.clip(frame + err, 0, 255).astype(np.uint8)
+    return frame, base
+
+
+def test_cut_leaves_out_fine_chroma_and_keeps_luma():
+    frame, base = _residual_case()
+    src = rgb_to_yuv420(frame)
+    out = {}
+    for cut in (None, 0.5):
+        coded = D.encode_detail(frame, base, 6, Profiler(), 18, chroma_cut=cut)
+        assert coded is not None
+        section = D.DetailSection.unpack(coded.section.pack(), 18, ycc=True)
+        keep, q, kinds = D.decode_symbols(section, 64, 96, Profiler())
+        recon, _ = D.reconstruct(section, keep, q, base, Profiler(), kinds)
+        assert np.array_equal(recon, coded.recon)  # the decoder needs nothing new
+        luma = float(np.mean((rgb_to_yuv420(recon)[0].astype(float) - src[0]) ** 2))
+        rgb = float(np.mean((recon.astype(float) - frame) ** 2))
+        out[cut] = (coded.section.bits(), luma, rgb, q)
+    bits_all, luma_all, rgb_all, q_all = out[None]
+    bits_cut, luma_cut, rgb_cut, q_cut = out[0.5]
+    assert np.abs(q_all[:, 1:]).sum() > 0  # coded in full, the pattern's chroma is sent
+    mask = D.high_chroma(8, 0.5)
+    assert not q_cut[:, 1:, mask].any()  # with the cut, no fine chroma coefficient is
+    assert bits_cut < 0.8 * bits_all
+    assert rgb_cut > rgb_all  # the pattern stays in RGB ...
+    assert luma_cut <= luma_all * 1.05 + 0.05  # ... but luma is corrected as well as before
+
+
+def _coded(path, frames, gop):
+    """Bytes of the stream and whether it decodes to the encoder's reconstruction."""
+    recons, _ = encode(path, frames, quality=6, gop=gop)
+    with StreamDecoder(path, codecs=shared_codecs("cpu")) as dec:
+        same = all(np.array_equal(f, recons[i]) for i, (f, _) in enumerate(dec.frames()))
+    return path.stat().st_size, same
+
+
+def test_video_streams_cut_and_stills_keep_fine_chroma(tmp_path, monkeypatch):
+    """Video streams take the cut (fewer bits on a clip with fine chroma detail), stills do
+    not; both decode to the encoder's reconstruction."""
+    yy, xx = np.mgrid[:64, :96]
+    tint = (10.0 * (-1.0) ** (xx + yy))[..., None] * np.array([1.0, -0.5, 0.0])
+    frames = [np.clip(f + tint, 0, 255).astype(np.uint8) for f in pan_clip(3, 64, 96, seed=2)]
+    sizes = {}
+    for cut in (None, 0.5):
+        monkeypatch.setattr(E, "CHROMA_CUT", cut)
+        for gop, clip in ((3, frames), (1, frames[:1])):
+            size, same = _coded(tmp_path / f"{cut}_{gop}.zvc69", clip, gop)
+            assert same, (cut, gop)
+            sizes[cut, gop] = size
+    assert sizes[0.5, 3] < sizes[None, 3]
+    assert sizes[0.5, 1] == sizes[None, 1]
