@@ -70,7 +70,7 @@ def zvc69_pass(frames: list[np.ndarray], args: argparse.Namespace, codecs: Codec
     h, w = frames[0].shape[:2]
     enc = StreamEncoder(path, w, h, FPS, quality=args.quality, preset=args.preset,
                         gop=args.gop, codecs=codecs, total_frames=len(frames),
-                        bframes=args.bframes)
+                        bframes=args.bframes, subsampled_chroma=False)  # the demo's: RGB
     t0 = time.perf_counter()
     recons, est = enc.encode_all(frames)
     enc_s = time.perf_counter() - t0

@@ -105,9 +105,10 @@ def find_clips(specs: list[str] | None) -> list[Path]:
 
 
 def load_clip(path: Path, frames: int, scale: tuple[int, int] | None,
-              start: int = 0) -> tuple[list[np.ndarray], Fraction]:
+              start: int = 0) -> tuple[list[np.ndarray], Fraction, bool]:
+    """The frames, frame rate and whether the chroma is coarser than the frames."""
     with open_source(path, scale=scale, frames=frames, start=start) as src:
-        return list(src), Fraction(src.fps)
+        return list(src), Fraction(src.fps), src.subsampled_chroma
 
 
 def mean_psnr(ref: list[Planes], test: list[Planes]) -> dict[str, float]:
@@ -119,12 +120,14 @@ def mean_psnr(ref: list[Planes], test: list[Planes]) -> dict[str, float]:
 
 
 def zvc69_run(frames: list[np.ndarray], ref: list[Planes], fps: Fraction, q: int,
-              args: argparse.Namespace, codecs: Codecs, tmp: Path) -> Run:
-    """Encode, decode, check and measure one ZVC69 quality level."""
+              args: argparse.Namespace, codecs: Codecs, tmp: Path,
+              subsampled: bool | None = None) -> Run:
+    """Encode, decode, check and measure one ZVC69 quality level (subsampled: the source's
+    chroma is coarser than its frames, as StreamEncoder's subsampled_chroma)."""
     h, w = frames[0].shape[:2]
     path = tmp / f"q{q}.zvc69"
     enc = StreamEncoder(path, w, h, fps, quality=q, preset=args.preset, gop=args.gop,
-                        codecs=codecs, total_frames=len(frames))
+                        codecs=codecs, total_frames=len(frames), subsampled_chroma=subsampled)
     t0 = time.perf_counter()
     recons, est = enc.encode_all(frames)
     enc_s = time.perf_counter() - t0
@@ -149,9 +152,10 @@ def zvc69_run(frames: list[np.ndarray], ref: list[Planes], fps: Fraction, q: int
 
 
 def warm_up(frames: list[np.ndarray], ref: list[Planes], fps: Fraction,
-            args: argparse.Namespace, codecs: Codecs, tmp: Path) -> None:
+            args: argparse.Namespace, codecs: Codecs, tmp: Path,
+            subsampled: bool | None = None) -> None:
     """An untimed I+P encode and decode: ONNX Runtime's first run at a new size is slower."""
-    zvc69_run(frames[:2], ref[:2], fps, args.qualities[0], args, codecs, tmp)
+    zvc69_run(frames[:2], ref[:2], fps, args.qualities[0], args, codecs, tmp, subsampled)
 
 
 def x264_run(yuv: list[Any], ref: list[Planes], fps: Fraction, crf: int,
@@ -224,14 +228,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="zvc69-video-rd-") as tmpdir:
         tmp = Path(tmpdir)
         for clip in clips:
-            frames, fps = load_clip(clip, args.frames, args.scale, args.start)
+            frames, fps, subsampled = load_clip(clip, args.frames, args.scale, args.start)
             h, w = frames[0].shape[:2]
             ref = [rgb_to_yuv420(f) for f in frames]
             yuv = rgb_frames_to_yuv(frames)
             zvc, x264 = [], []
-            warm_up(frames, ref, fps, args, codecs, tmp)
+            warm_up(frames, ref, fps, args, codecs, tmp, subsampled)
             for q in args.qualities:
-                zvc.append(zvc69_run(frames, ref, fps, q, args, codecs, tmp))
+                zvc.append(zvc69_run(frames, ref, fps, q, args, codecs, tmp, subsampled))
                 print(f"{clip.name} ZVC69 Q{q}: {zvc[-1]['kbps']:.1f} kbit/s "
                       f"{zvc[-1]['yuv']:.2f} dB ({time.perf_counter() - t_start:.0f} s)",
                       file=sys.stderr, flush=True)
@@ -384,13 +388,13 @@ def speed_480p(results: list[dict[str, Any]], clips: list[Path], args: argparse.
         return None
     sintel = sorted(VIDEO_DIR.glob("sintel_480p*")) if VIDEO_DIR.is_dir() else []
     clip = sintel[0] if sintel else clips[0]
-    frames, fps = load_clip(clip, args.speed_frames, SPEED_SIZE, args.start)
+    frames, fps, subsampled = load_clip(clip, args.speed_frames, SPEED_SIZE, args.start)
     ref = [rgb_to_yuv420(f) for f in frames]
-    warm_up(frames, ref, fps, args, codecs, tmp)
+    warm_up(frames, ref, fps, args, codecs, tmp, subsampled)
     q = args.qualities[len(args.qualities) // 2]
     crf = args.crfs[len(args.crfs) // 2]
     print(f"480p speed: {clip.name}, {len(frames)} frames, Q{q}", file=sys.stderr, flush=True)
-    z = zvc69_run(frames, ref, fps, q, args, codecs, tmp)
+    z = zvc69_run(frames, ref, fps, q, args, codecs, tmp, subsampled)
     x = x264_run(rgb_frames_to_yuv(frames), ref, fps, crf, args)
     n = len(frames)
     return {"source": f"{clip.name} at 854x480, {n} frames, ZVC69 Q{q}, x264 CRF {crf}",

@@ -71,7 +71,7 @@ def encode_file(source: str, out_path: str | Path, quality: int = 4, preset: str
             gop = min(gop, 1)  # a still: its I-frame is no reference, so no keyframe boost
         enc = StreamEncoder(out_path, src.width, src.height, src.fps, quality, preset, gop,
                             total_frames=total or 0, codecs=codecs, bframes=bframes,
-                            b_adapt=b_adapt)
+                            b_adapt=b_adapt, subsampled_chroma=src.subsampled_chroma)
         held: dict[int, np.ndarray] = {}  # source frames not yet coded (B-frame groups)
 
         def report(done: list[tuple[np.ndarray, FrameStats]]) -> None:
@@ -98,13 +98,14 @@ def encode_file(source: str, out_path: str | Path, quality: int = 4, preset: str
 
 
 def encode_preview(frames: np.ndarray | list[np.ndarray], quality: int,
-                   preset: str = "medium", device: str = "auto",
-                   still: bool = False) -> tuple[np.ndarray, FrameStats]:
+                   preset: str = "medium", device: str = "auto", still: bool = False,
+                   subsampled_chroma: bool | None = None) -> tuple[np.ndarray, FrameStats]:
     """Encode and decode one frame (an I-frame) or two (I then P): the last one's result.
 
     The decoded frame comes from a real stream written and read back, so its size and PSNR
     are what an encode at this setting gives (`still`: of a one-frame source, whose I-frame
-    is coded at the quality itself rather than a keyframe's boosted level).
+    is coded at the quality itself rather than a keyframe's boosted level; subsampled_chroma:
+    the source's, as `StreamEncoder` takes it).
     """
     seq = [frames] if isinstance(frames, np.ndarray) else list(frames)
     if not seq:
@@ -115,7 +116,8 @@ def encode_preview(frames: np.ndarray | list[np.ndarray], quality: int,
         path = Path(tmp) / "preview.zvc69"
         with StreamEncoder(path, w, h, quality=quality, preset=preset,
                            gop=1 if still else len(seq) + 1,
-                           codecs=codecs, scene_cut=False) as enc:
+                           codecs=codecs, scene_cut=False,
+                           subsampled_chroma=subsampled_chroma) as enc:
             enc_stats = enc.encode_all(seq)[1][-1]
         with StreamDecoder(path, codecs=codecs) as dec:
             frame, st = dec.decode(len(seq) - 1)

@@ -180,7 +180,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     src = demo_source(w, h, args.frames)
     t0 = time.perf_counter()
     with StreamEncoder(args.output, w, h, src.fps, args.quality, args.preset, gop=32,
-                       codecs=codecs) as enc:
+                       codecs=codecs, subsampled_chroma=src.subsampled_chroma) as enc:
         recons, stats = enc.encode_all(src)
     t_enc = time.perf_counter() - t0
     t0 = time.perf_counter()

@@ -124,6 +124,7 @@ class DemoSource:
         self.height = int(height)
         self.fps = rate
         self.frame_count: int | None = None if frames is None else int(frames)
+        self.subsampled_chroma = False  # drawn in RGB: chroma as fine as luma
         self.start = int(start)
         self.seed = int(seed)
         self.name = f"{DEMO_NAME}:{self.width}x{self.height}"

@@ -167,9 +167,11 @@ LOOP_FILTER_CLASSES_STILL = (1, 2, 4)
 COARSE_STILLS = True
 # Video frames leave out the detail layer's chroma coefficients at or above CHROMA_CUT of each
 # transform's frequency range (detail.high_chroma; format 18's axes only, whose chroma moves no
-# luma). A video source is 4:2:0 nearly always, so the chroma detail of its RGB frames up there
-# is what the upsampler to RGB made, and a 4:2:0 measure (video_rd's; x264 codes 4:2:0) keeps
-# little of it. Stills keep it: their chroma may be full resolution, and intra_rd measures RGB.
+# luma) when the source's chroma is coarser than its luma (StreamEncoder's subsampled_chroma:
+# a 4:2:0 or 4:2:2 video, as codec.media reads it): the chroma detail of its RGB frames up
+# there is what the upsampler to RGB made, and a 4:2:0 measure (video_rd's; x264 codes 4:2:0)
+# keeps little of it. Full-resolution chroma (images, RGB or 4:4:4 video, the demo source)
+# keeps it; so do stills of unknown origin (intra_rd measures RGB).
 # A/B against no cut (Q1/3/5/7, BD-rate Y / YUV 6:1:1): carphone (30 frames) -1.32 / -1.37,
 # megamind (9) -1.09 / -1.02, vtest (17) +0.21 / +0.25 %, sintel (12) 0.00 (identical streams:
 # its chroma has no fine detail); mostly at Q5-Q7 (1-4 % fewer bits at +-0.01 dB). A cut at
@@ -312,7 +314,11 @@ class StreamEncoder:
                  device: str = "auto", threads: int | None = None, graph_opt: str = "all",
                  total_frames: int = 0, models: ModelSet | None = None,
                  codecs: Codecs | None = None, scene_cut: bool = True,
-                 bframes: int | None = None, b_adapt: bool | None = None) -> None:
+                 bframes: int | None = None, b_adapt: bool | None = None,
+                 subsampled_chroma: bool | None = None) -> None:
+        """subsampled_chroma: whether the source's chroma is coarser than its luma (a 4:2:0 or
+        4:2:2 video: the detail layer then leaves out fine chroma, CHROMA_CUT); None assumes so
+        for a video (gop > 1) and not for a still."""
         if not (1 <= width <= MAX_DIMENSION and 1 <= height <= MAX_DIMENSION):
             raise SourceError(f"frame size {width}x{height} is outside 1..{MAX_DIMENSION}")
         if not 1 <= quality <= 8:
@@ -338,6 +344,8 @@ class StreamEncoder:
         self.width, self.height, self.fps = width, height, fps
         self.quality, self.gop, self.scene_cut = quality, gop, scene_cut
         self.total_frames = total_frames
+        subsampled = gop > 1 if subsampled_chroma is None else subsampled_chroma
+        self.chroma_cut = CHROMA_CUT if subsampled else None
         self.rd_skip = list(PRESETS).index(self.preset.name) >= RD_SKIP_FROM
         self.motion_preset = for_quality(self.preset, quality)
         self.layout = container.VERSION[0]  # payload layouts: format 4, or 3 (old readers)
@@ -645,8 +653,7 @@ class StreamEncoder:
         still = self.gop == 1
         detail = encode_detail(frame, recon, detail_level, prof, self.layout,
                                DETAIL_WEIGHT_STILL if still else DETAIL_WEIGHT_I,
-                               still and COARSE_STILLS, st.grey,
-                               None if still else CHROMA_CUT)
+                               still and COARSE_STILLS, st.grey, self.chroma_cut)
         if detail is not None:
             payload.detail_bytes = detail.section.pack()
             base = recon
@@ -865,13 +872,13 @@ class StreamEncoder:
         def detail_alone() -> tuple[CodedResidual, CodedDetail | None]:
             bare = rc.prediction_only(pred, prof)
             return bare, encode_detail(frame, bare.recon, level, prof, self.layout, weight,
-                                       grey=grey, chroma_cut=CHROMA_CUT)
+                                       grey=grey, chroma_cut=self.chroma_cut)
 
         if self._learned_lost and self._since_key % LEARNED_PROBE:
             return detail_alone()
         coded = rc.encode(frame, pred, level, self.rd_skip, prof, self.layout >= 8)
         detail = encode_detail(frame, coded.recon, level, prof, self.layout, weight,
-                               grey=grey, chroma_cut=CHROMA_CUT)
+                               grey=grey, chroma_cut=self.chroma_cut)
         if coded.latents is None:
             self._learned_lost = True
             return coded, detail

@@ -11,7 +11,10 @@ Decisions:
   (png/jpg/bmp/tif/webp/ppm: one frame) or a folder of images (sorted by natural name order,
   one frame each, all the same size). Frames are the stored pixels: sample aspect ratio and
   rotation metadata are ignored. YUV sources are converted with the matrix and range they are
-  tagged with (BT.601 limited when untagged).
+  tagged with (BT.601 limited when untagged). ``subsampled_chroma`` says whether the stored
+  chroma holds less detail than its luma at the size yielded (a 4:2:0 or 4:2:2 video, unless
+  scaled down by the subsampling; False for images and RGB or 4:4:4 video):
+  the encoder then leaves out chroma detail the source never had.
 * Damaged data: if FFmpeg reports an error part-way through, the frames decoded before it have
   already been yielded; iteration then raises `SourceError` naming the file and how many frames
   decoded. A file that merely ends early (FFmpeg conceals or drops the damaged tail) stops
@@ -97,6 +100,7 @@ class FrameSource(Protocol):
     height: int
     fps: Fraction
     frame_count: int | None
+    subsampled_chroma: bool | None  # chroma less detailed than luma (None: unknown)
 
     def __iter__(self) -> Iterator[np.ndarray]: ...
 
@@ -256,6 +260,7 @@ class VideoSource:
         total: int | None,
         start: int,
         frames: int | None,
+        chroma_size: tuple[int, int] | None = None,
     ) -> None:
         self.path = path
         self.name = str(path)
@@ -265,6 +270,13 @@ class VideoSource:
         self.fps = fps
         self.start = start
         self.limit = frames
+        # chroma_size: the stored chroma planes' size (None: full resolution, as images); the
+        # chroma is coarser than the frames where it holds less detail than the luma at their
+        # size does
+        cw, ch = chroma_size or source_size
+        sw, sh = source_size
+        self.subsampled_chroma = (min(cw, self.width) < min(sw, self.width)
+                                  or min(ch, self.height) < min(sh, self.height))
         count = None if total is None else max(0, total - start)
         if frames is not None:
             count = frames if count is None else min(count, frames)
@@ -393,7 +405,8 @@ def _av_frames(p: Path, expected: int | None) -> Iterator[av.VideoFrame]:
         container.close()
 
 
-def _probe_av(p: Path) -> tuple[tuple[int, int], Fraction, int | None]:
+def _probe_av(p: Path) -> tuple[tuple[int, int], tuple[int, int], Fraction, int | None]:
+    """The first frame's size and its chroma planes' size, the frame rate and frame count."""
     container = _open_container(p)
     try:
         stream = _video_stream(container, p)
@@ -404,7 +417,9 @@ def _probe_av(p: Path) -> tuple[tuple[int, int], Fraction, int | None]:
         if first is None:
             raise SourceError(f"{p}: the video stream holds no decodable frames")
         fps = _sane_fps(stream.average_rate, stream.guessed_rate, stream.base_rate)
-        return (first.width, first.height), fps, _estimate_count(container, stream, fps)
+        w, h = first.width, first.height
+        chroma = (first.format.chroma_width(w), first.format.chroma_height(h))
+        return (w, h), chroma, fps, _estimate_count(container, stream, fps)
     finally:
         container.close()
 
@@ -452,7 +467,7 @@ def open_source(
         if not files:
             raise SourceError(f"{p}: folder holds no images ({', '.join(IMAGE_EXTENSIONS)})")
         first = read_image(files[0])
-        native = (first.shape[1], first.shape[0])
+        native = chroma = (first.shape[1], first.shape[0])
         kind, fps, total = "folder", DEFAULT_FPS, len(files)
 
         def raw() -> Iterator[RawFrame]:
@@ -460,20 +475,21 @@ def open_source(
 
     elif p.suffix.lower() in IMAGE_EXTENSIONS:
         image = read_image(p)
-        native = (image.shape[1], image.shape[0])
+        native = chroma = (image.shape[1], image.shape[0])
         kind, fps, total = "image", DEFAULT_FPS, 1
 
         def raw() -> Iterator[RawFrame]:
             yield image
 
     else:
-        native, fps, total = _probe_av(p)
+        native, chroma, fps, total = _probe_av(p)
         kind = "video"
 
         def raw() -> Iterator[RawFrame]:
             return _av_frames(p, total)
 
-    return VideoSource(p, kind, raw, scale or native, native, fps, total, int(start), frames)
+    return VideoSource(p, kind, raw, scale or native, native, fps, total, int(start), frames,
+                       chroma)
 
 
 class _ScaledSource:
@@ -485,6 +501,8 @@ class _ScaledSource:
         self.name = inner.name
         self.fps = inner.fps
         self.frame_count = inner.frame_count
+        # resampling full-resolution chroma keeps it full; subsampled chroma may not stay so
+        self.subsampled_chroma = False if inner.subsampled_chroma is False else None
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for rgb in self.inner:

@@ -1,4 +1,5 @@
-"""The detail layer leaves out high-frequency chroma in video frames (encoder.CHROMA_CUT)."""
+"""The detail layer leaves out high-frequency chroma where the source's chroma is subsampled
+(encoder.CHROMA_CUT)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import numpy as np
 
 from codec import detail as D
 from codec import encoder as E
-from codec.api import StreamDecoder, shared_codecs
+from codec.api import StreamDecoder, encode_file, shared_codecs
+from codec.media import open_source
 from codec.metrics import rgb_to_yuv420
 from codec.profiler import Profiler
 from codec.regions import KIND_4X4, KIND_8X8, KIND_16, KIND_32, KIND_64
 from tests.codec_helpers import encode, pan_clip, texture
+from tests.test_media import write_with_pyav
 
 
 def test_high_chroma_masks():
@@ -78,26 +81,50 @@ def test_cut_leaves_out_fine_chroma_and_keeps_luma():
     assert luma_cut <= luma_all * 1.05 + 0.05  # ... but luma is corrected as well as before
 
 
-def _coded(path, frames, gop):
+def _coded(path, frames, gop, subsampled=None):
     """Bytes of the stream and whether it decodes to the encoder's reconstruction."""
-    recons, _ = encode(path, frames, quality=6, gop=gop)
+    recons, _ = encode(path, frames, quality=6, gop=gop, subsampled_chroma=subsampled)
     with StreamDecoder(path, codecs=shared_codecs("cpu")) as dec:
         same = all(np.array_equal(f, recons[i]) for i, (f, _) in enumerate(dec.frames()))
     return path.stat().st_size, same
 
 
-def test_video_streams_cut_and_stills_keep_fine_chroma(tmp_path, monkeypatch):
-    """Video streams take the cut (fewer bits on a clip with fine chroma detail), stills do
-    not; both decode to the encoder's reconstruction."""
+def test_cut_follows_the_source_chroma(tmp_path, monkeypatch):
+    """The cut applies where the source's chroma is subsampled (unknown: to video streams, not
+    stills), on a clip with fine chroma detail it then saves bits; every stream decodes to the
+    encoder's reconstruction."""
     yy, xx = np.mgrid[:64, :96]
     tint = (10.0 * (-1.0) ** (xx + yy))[..., None] * np.array([1.0, -0.5, 0.0])
     frames = [np.clip(f + tint, 0, 255).astype(np.uint8) for f in pan_clip(3, 64, 96, seed=2)]
     sizes = {}
-    for cut in (None, 0.5):
+    for cut, subs in ((None, (None,)), (0.5, (None, False, True))):
         monkeypatch.setattr(E, "CHROMA_CUT", cut)
         for gop, clip in ((3, frames), (1, frames[:1])):
-            size, same = _coded(tmp_path / f"{cut}_{gop}.zvc69", clip, gop)
-            assert same, (cut, gop)
-            sizes[cut, gop] = size
-    assert sizes[0.5, 3] < sizes[None, 3]
-    assert sizes[0.5, 1] == sizes[None, 1]
+            for sub in subs:
+                size, same = _coded(tmp_path / f"{cut}_{gop}_{sub}.zvc69", clip, gop, sub)
+                assert same, (cut, gop, sub)
+                sizes[cut, gop, sub] = size
+    for gop in (3, 1):
+        full = sizes[None, gop, None]  # no cut at all
+        assert sizes[0.5, gop, False] == full  # full-resolution chroma keeps every coefficient
+        assert sizes[0.5, gop, True] < full  # subsampled chroma: video and stills take the cut
+    assert sizes[0.5, 3, None] == sizes[0.5, 3, True]  # unknown: a video stream takes it
+    assert sizes[0.5, 1, None] == sizes[None, 1, None]  # ... a still does not
+
+
+def test_encode_file_passes_the_source_chroma(tmp_path):
+    """encode_file takes the flag from codec.media: a 4:4:4 file's stream is the one coded with
+    full-resolution chroma, not the one with the cut."""
+    yy, xx = np.mgrid[:64, :96]
+    tint = (10.0 * (-1.0) ** (xx + yy))[..., None] * np.array([1.0, -0.5, 0.0])
+    clip = [np.clip(f + tint, 0, 255).astype(np.uint8) for f in pan_clip(3, 64, 96, seed=2)]
+    src = tmp_path / "full.mkv"
+    write_with_pyav(src, clip, "ffv1", "yuv444p")
+    frames = list(open_source(src))
+    out = encode_file(str(src), tmp_path / "file.zvc69", quality=6, gop=3, device="cpu")
+    direct = {}
+    for sub in (False, True):
+        encode(tmp_path / f"{sub}.zvc69", frames, quality=6, gop=3, subsampled_chroma=sub)
+        direct[sub] = (tmp_path / f"{sub}.zvc69").read_bytes()
+    assert direct[False] != direct[True]
+    assert out is not None and out.read_bytes() == direct[False]

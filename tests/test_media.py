@@ -275,6 +275,33 @@ def test_other_containers(tmp_path: Path, name: str, codec: str, options: dict) 
     assert psnr_rgb(got[0], frames[0]) > 30
 
 
+@pytest.mark.parametrize(
+    ("pix_fmt", "scales"),
+    [
+        ("yuv420p", {None: True, (16, 12): False, (16, 24): True, (64, 48): True}),
+        ("yuv422p", {None: True, (16, 24): False, (32, 12): True}),
+        ("yuv444p", {None: False, (64, 48): False}),
+        ("bgr0", {None: False}),
+        ("gray", {None: False}),
+    ],
+)
+def test_subsampled_chroma(tmp_path: Path, pix_fmt: str, scales: dict) -> None:
+    """Whether the stored chroma is coarser than the frames yielded (at their scale)."""
+    path = tmp_path / "clip.mkv"
+    write_with_pyav(path, smooth_frames(32, 24, 2), "ffv1", pix_fmt)
+    for scale, coarse in scales.items():
+        with open_source(path, scale=scale) as src:
+            assert src.subsampled_chroma is coarse, scale
+
+
+def test_images_and_demo_have_full_chroma(tmp_path: Path) -> None:
+    write_image(tmp_path / "a.jpg", demo_frames(32, 24, 1)[0])
+    assert open_source(tmp_path / "a.jpg").subsampled_chroma is False
+    assert open_source(tmp_path).subsampled_chroma is False  # the folder
+    assert open_any("demo:32x24").subsampled_chroma is False
+    assert open_any("demo:32x24", scale=(16, 12)).subsampled_chroma is False
+
+
 def test_bt709_tagged_source_uses_its_matrix(tmp_path: Path) -> None:
     y = np.full((16, 16), 81, np.uint8)  # BT.601 red: under BT.709 it is a different colour
     u = np.full((8, 8), 90, np.uint8)

@@ -55,6 +55,7 @@ class SourceInfo:
     fps: Fraction
     frames: int | None
     crop: tuple[int, int] | None = None  # previewed area when the frames are cropped
+    subsampled_chroma: bool | None = None  # the previewed frames' (codec.media's)
 
 
 @dataclass(frozen=True)
@@ -91,10 +92,12 @@ def read_preview_frames(source: str, start: int,
         width = int(getattr(src, "source_width", src.width))
         height = int(getattr(src, "source_height", src.height))
         fps, count = Fraction(src.fps), src.frame_count
+        subsampled = src.subsampled_chroma
         if size is None:
             frames = list(itertools.islice(iter(src), 2))
     if size is not None:
         with open_any(source, scale=size, frames=2, start=start) as src:
+            subsampled = src.subsampled_chroma
             frames = list(src)
     if not frames:
         from codec.errors import SourceError
@@ -103,7 +106,7 @@ def read_preview_frames(source: str, start: int,
     cropped = [centre_crop(f) for f in frames]
     h, w = cropped[0].shape[:2]
     crop = (w, h) if cropped[0].shape != frames[0].shape else None
-    return SourceInfo(source, width, height, fps, count, crop), cropped
+    return SourceInfo(source, width, height, fps, count, crop, subsampled), cropped
 
 
 class PreviewWorker(QThread):
@@ -120,6 +123,7 @@ class PreviewWorker(QThread):
         self._stop = False
         self._frames_key: tuple | None = None
         self._frames: list[np.ndarray] = []
+        self._subsampled: bool | None = None  # the frames' SourceInfo.subsampled_chroma
         self._results: OrderedDict[tuple, tuple[np.ndarray, FrameStats, float]] = OrderedDict()
 
     def request(self, req: PreviewRequest) -> None:
@@ -157,6 +161,7 @@ class PreviewWorker(QThread):
             self._frames_key = None
             self._results.clear()
             info, self._frames = read_preview_frames(req.source, req.start, req.size)
+            self._subsampled = info.subsampled_chroma
             self._frames_key = req.frames_key
             self.source_ready.emit(req.serial, info, self._frames[0])
         if self._superseded():
@@ -182,7 +187,8 @@ class PreviewWorker(QThread):
 
         t0 = time.perf_counter()
         recon, stats = encode_preview(frames, req.quality, req.preset, device=req.device,
-                                      still=len(self._frames) < 2)
+                                      still=len(self._frames) < 2,
+                                      subsampled_chroma=self._subsampled)
         entry = (recon, stats, (time.perf_counter() - t0) * 1000.0)
         self._results[key] = entry
         while len(self._results) > RESULT_CACHE:
