@@ -124,20 +124,42 @@ class Sampler:
             return top + fy * (hz[:, 1:] - top)
         # Whole-pel vectors (most of a static scene) have weights 0, 1, 0, 0: their patches are
         # plain copies, the same values the filter gives, so only the others are filtered.
+        # A whole-pel component has weights 0, 1, 0, 0 along its axis: that pass gives its
+        # input unchanged (x * 0 = 0, x + 0 = x), so a patch moved along one axis only is
+        # filtered along that axis alone, with the same operations in the same order.
         out = np.array(q[:, b : b + s, b : b + s])
-        sub = np.flatnonzero(np.any(frac != 0, axis=1))
-        if sub.size:
-            q, frac = q[sub], frac[sub]
-            wx = self.weights(frac[:, 0])
-            wy = self.weights(frac[:, 1])
-            hz = wx[0][:, None, None, None] * q[:, :, 0:s]
-            for i in range(1, self.taps):
-                hz = hz + wx[i][:, None, None, None] * q[:, :, i : i + s]
-            f = wy[0][:, None, None, None] * hz[:, 0:s]
-            for i in range(1, self.taps):
-                f = f + wy[i][:, None, None, None] * hz[:, i : i + s]
-            out[sub] = f
+        n, k, c = len(q), q.shape[1], q.shape[3]
+        flat = q.reshape(n, k, k * c)  # a row's pixels and channels in one axis
+        fx, fy = frac[:, 0] != 0, frac[:, 1] != 0
+        both = np.flatnonzero(fx & fy)
+        if both.size:
+            hz = self._horizontal(flat[both], frac[both, 0], c)
+            out[both] = self._vertical(hz, frac[both, 1]).reshape(-1, s, s, c)
+        only = np.flatnonzero(fx & ~fy)
+        if only.size:
+            hz = self._horizontal(flat[only][:, b : b + s], frac[only, 0], c)
+            out[only] = hz.reshape(-1, s, s, c)
+        only = np.flatnonzero(fy & ~fx)
+        if only.size:
+            vt = self._vertical(flat[only][:, :, b * c : (b + s) * c], frac[only, 1])
+            out[only] = vt.reshape(-1, s, s, c)
         return out
+
+    def _horizontal(self, q: np.ndarray, t: np.ndarray, c: int) -> np.ndarray:
+        """The filter along x at phases t (n,) over rows q (n, r, k * c): (n, r, size * c)."""
+        s, w = self.size, self.weights(t)
+        hz = w[0][:, None, None] * q[:, :, 0 : s * c]
+        for i in range(1, self.taps):
+            hz = hz + w[i][:, None, None] * q[:, :, i * c : (i + s) * c]
+        return hz
+
+    def _vertical(self, q: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """The filter along y at phases t (n,) over q (n, k, m): (n, size, m)."""
+        s, w = self.size, self.weights(t)
+        f = w[0][:, None, None] * q[:, 0:s]
+        for i in range(1, self.taps):
+            f = f + w[i][:, None, None] * q[:, i : i + s]
+        return f
 
 
 def block_mc(ref: np.ndarray, mv: np.ndarray, block: int, interp: str = "cubic") -> np.ndarray:
@@ -191,11 +213,12 @@ def warp(ref: np.ndarray, mv: np.ndarray, block: int, interp: str = "cubic") -> 
         p10 = sampler.sample(ym, xm, v10[mixed])
         p11 = sampler.sample(ym, xm, v11[mixed])
         t = (np.arange(block, dtype=np.float32) + np.float32(0.5)) / np.float32(block)
-        a = t[None, None, :, None]  # weight of the right-hand blocks, per column
-        b = t[None, :, None, None]  # weight of the lower blocks, per row
+        a = np.repeat(t, c)[None, None, :]  # weight of the right-hand blocks, per column
+        b = t[None, :, None]  # weight of the lower blocks, per row
+        p00, p01, p10, p11 = (p.reshape(-1, block, block * c) for p in (p00, p01, p10, p11))
         top = p00 + a * (p01 - p00)
         bot = p10 + a * (p11 - p10)
-        cells[mixed] = top + b * (bot - top)
+        cells[mixed] = (top + b * (bot - top)).reshape(-1, block, block, c)
     out = cells.reshape(rows + 1, cols + 1, block, block, c).transpose(0, 2, 1, 3, 4)
     out = out.reshape((rows + 1) * block, (cols + 1) * block, c)[half : half + h, half : half + w]
     return np.ascontiguousarray(out[:, :, 0] if flat else out)
