@@ -149,16 +149,18 @@ class Sampler:
         """The filter along x at phases t (n,) over rows q (n, r, k * c): (n, r, size * c)."""
         s, w = self.size, self.weights(t)
         hz = w[0][:, None, None] * q[:, :, 0 : s * c]
+        term = np.empty_like(hz)  # each product rounded to float32, then added: as a + w * b
         for i in range(1, self.taps):
-            hz = hz + w[i][:, None, None] * q[:, :, i * c : (i + s) * c]
+            hz += np.multiply(w[i][:, None, None], q[:, :, i * c : (i + s) * c], out=term)
         return hz
 
     def _vertical(self, q: np.ndarray, t: np.ndarray) -> np.ndarray:
         """The filter along y at phases t (n,) over q (n, k, m): (n, size, m)."""
         s, w = self.size, self.weights(t)
         f = w[0][:, None, None] * q[:, 0:s]
+        term = np.empty_like(f)
         for i in range(1, self.taps):
-            f = f + w[i][:, None, None] * q[:, i : i + s]
+            f += np.multiply(w[i][:, None, None], q[:, i : i + s], out=term)
         return f
 
 
