@@ -675,7 +675,11 @@ def _quantise(c: np.ndarray, st: np.ndarray, gram: np.ndarray | None = None,
     """Dead-zone quantised coefficients of c (n, 3, k, k) and each block's RGB SSE saved
     (`gram`: the axes', `_Axes`); the chroma axes' coefficients at or above frequency `cut`
     (`high_chroma`; None: none) are left out."""
-    q = (np.sign(c) * np.floor(np.abs(c) / st + DEAD_ZONE)).astype(np.int32)
+    m = np.abs(c)  # sign(c) * floor(|c| / st + DEAD_ZONE), without the temporaries
+    m /= st
+    m += DEAD_ZONE
+    np.floor(m, out=m)
+    q = np.copysign(m, c, out=m).astype(np.int32)
     if cut is not None:
         q[:, 1:, high_chroma(c.shape[-1], cut, four)] = 0
     return q, _sse(c, gram) - _sse(c - q * st, gram)
