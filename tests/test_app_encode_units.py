@@ -13,7 +13,7 @@ from app.encode import EncodeLauncher, EncodeView, install_encode_action
 from app.encode.charts import PsnrChart, SizeChart, running_kbps
 from app.encode.job import KeepChoice, RateMeter
 from app.encode.options import EncodeOptions, default_output
-from app.encode.preview import centre_crop
+from app.encode.preview import centre_crop, read_preview_frames
 from app.encode.readouts import clock
 from codec.stats import FrameStats
 
@@ -177,3 +177,17 @@ def test_form_output_follows_the_source_until_edited(qtbot, tmp_path):
     form.lock(True)
     assert not form.quality.isEnabled() and not form.width_spin.isEnabled()
     assert not form.bframes_spin.isEnabled()
+
+
+def test_preview_frames_carry_the_source_chroma(tmp_path):
+    """The preview codes its frames as the encode will: with the source's chroma subsampling
+    (a 4:2:0 video: subsampled, unless previewed scaled down by half; an image: full)."""
+    from codec.media import write_image
+    from tests.test_media import smooth_frames, write_with_pyav
+
+    clip = tmp_path / "clip.mkv"
+    write_with_pyav(clip, smooth_frames(64, 48, 2), "ffv1", "yuv420p")
+    write_image(tmp_path / "still.png", smooth_frames(64, 48, 1)[0])
+    assert read_preview_frames(str(clip), 0, None)[0].subsampled_chroma is True
+    assert read_preview_frames(str(clip), 0, (32, 24))[0].subsampled_chroma is False
+    assert read_preview_frames(str(tmp_path / "still.png"), 0, None)[0].subsampled_chroma is False
