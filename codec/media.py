@@ -245,8 +245,9 @@ class VideoSource:
     ``width``/``height`` are the output size (after ``scale``), ``source_width``/
     ``source_height`` the stored size, ``fps`` a `Fraction` (`DEFAULT_FPS` when unknown) and
     ``frame_count`` the expected number of frames after ``start``/``frames`` (an estimate from
-    the container, or None). Each iteration decodes from the beginning; ``close()`` ends any
-    iteration in progress.
+    the container, or None), ``subsampled_chroma`` whether the stored chroma holds less detail
+    than the luma at the output size (module docstring). Each iteration decodes from the
+    beginning; ``close()`` ends any iteration in progress.
     """
 
     def __init__(
