@@ -122,11 +122,10 @@ class Sampler:
             hz = left + fx * (q[:, :, 1:] - left)
             top = hz[:, :-1]
             return top + fy * (hz[:, 1:] - top)
-        # Whole-pel vectors (most of a static scene) have weights 0, 1, 0, 0: their patches are
-        # plain copies, the same values the filter gives, so only the others are filtered.
         # A whole-pel component has weights 0, 1, 0, 0 along its axis: that pass gives its
-        # input unchanged (x * 0 = 0, x + 0 = x), so a patch moved along one axis only is
-        # filtered along that axis alone, with the same operations in the same order.
+        # input unchanged (x * 0 = 0, x + 0 = x). So whole-pel patches (most of a static
+        # scene) are plain copies, and a patch moved by a fraction along one axis only is
+        # filtered along that axis alone: the values both passes give, bit for bit.
         out = np.array(q[:, b : b + s, b : b + s])
         n, k, c = len(q), q.shape[1], q.shape[3]
         flat = q.reshape(n, k, k * c)  # a row's pixels and channels in one axis
